@@ -1,0 +1,356 @@
+"""Shared machinery of every skanomaly detector.
+
+Two classes live here:
+
+- :class:`BaseDetector`, the scikit-learn face of a detector (``OutlierMixin`` + ``BaseEstimator``): parameter
+  validation, input checks, seeding, device choice, batched float64 scoring, ``offset_`` and ``predict``.
+- :class:`DetectorNet`, a :class:`skorch.NeuralNet` subclass that runs the training loop of a detector: every
+  loss term of a step is recorded per batch and averaged per epoch, non-finite losses stop training with a
+  :class:`~skanomaly.exceptions.TrainingDivergedError`, and ``verbose`` shows skorch's epoch log and progress bar.
+
+A detector *holds* its fitted net (``net_``) instead of inheriting from skorch, because a skorch net is not a
+scikit-learn estimator in the sense of ``check_estimator`` (its ``__init__`` builds callbacks, it has no
+``_parameter_constraints``, ...).
+"""
+
+import math
+from abc import ABCMeta, abstractmethod
+from numbers import Integral, Real
+
+import numpy as np
+import pandas as pd
+import torch
+from skorch import NeuralNet
+from skorch.callbacks import PassthroughScoring, ProgressBar
+from skorch.dataset import unpack_data
+from sklearn.base import BaseEstimator, OutlierMixin, _fit_context
+from sklearn.utils import check_random_state, gen_batches
+from sklearn.utils._param_validation import Interval
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from .exceptions import TrainingDivergedError
+from .nn import resolve_device, seeded
+
+__all__ = ["BaseDetector", "DetectorNet"]
+
+
+class DetectorNet(NeuralNet):
+    """skorch net that trains one detector and records every term of its loss.
+
+    Subclasses implement :meth:`train_step_terms` (one optimisation step on a batch, possibly with several
+    optimizers) and :meth:`anomaly_score` (per-sample anomaly scores of a batch, higher = more anomalous).
+    The networks are one ``module`` (a container ``nn.Module``); extra optimizers are created in
+    :meth:`initialize_optimizer` under names ending in ``_`` so skorch tracks their device and state.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        The container of all networks of the detector.
+    loss_terms : tuple of str
+        Names of the values :meth:`train_step_terms` returns besides ``"loss"``; each is averaged per epoch
+        into the history.
+    **kwargs
+        Passed to :class:`skorch.NeuralNet` (``max_epochs``, ``batch_size``, ``lr``, ``optimizer``,
+        ``device``, ``verbose``, ``iterator_train__generator``, ...).
+    """
+
+    def __init__(self, module, *, loss_terms=(), criterion=torch.nn.MSELoss, train_split=None, **kwargs):
+        super().__init__(module, criterion=criterion, train_split=train_split, **kwargs)
+        self.loss_terms = loss_terms
+
+    @property
+    def _default_callbacks(self):
+        callbacks = [
+            (name, callback)
+            for name, callback in super()._default_callbacks
+            if name != "valid_loss"
+        ]
+        callbacks[2:2] = [(term, PassthroughScoring(name=term, on_train=True)) for term in self.loss_terms]
+        if self.verbose >= 2:
+            callbacks.append(("progress_bar", ProgressBar()))
+        return callbacks
+
+    def train_step_terms(self, X, y):
+        """Run one optimisation step on a batch and return its loss terms.
+
+        Parameters
+        ----------
+        X : torch.Tensor of shape (batch_size, n_features)
+            The batch, already on the net's device.
+        y : torch.Tensor or None
+            Batch targets when the detector was fitted with ``y`` (semi-supervised mode), else a placeholder.
+
+        Returns
+        -------
+        terms : dict of str to torch.Tensor
+            ``"loss"`` (the main objective, recorded as ``train_loss``) and every name of ``loss_terms``.
+        """
+        raise NotImplementedError
+
+    def anomaly_score(self, X):
+        """Per-sample anomaly scores of a float64 batch (higher = more anomalous), in eval mode.
+
+        Parameters
+        ----------
+        X : torch.Tensor of shape (n_samples, n_features)
+
+        Returns
+        -------
+        score : torch.Tensor of shape (n_samples,)
+        """
+        raise NotImplementedError
+
+    def train_step(self, batch, **fit_params):
+        X, y = unpack_data(batch)
+        X = X.to(self.device)
+        if isinstance(y, torch.Tensor):
+            y = y.to(self.device)
+        self._set_training(True)
+        terms = self.train_step_terms(X, y)
+        values = {name: float(value.detach()) for name, value in terms.items()}
+        bad = [name for name, value in values.items() if not math.isfinite(value)]
+        if bad:
+            epoch = len(self.history)
+            raise TrainingDivergedError(
+                f"{type(self).__name__} training diverged in epoch {epoch}: loss term(s) "
+                f"{', '.join(repr(b) for b in bad)} became {values[bad[0]]}. Scale the input (e.g. StandardScaler "
+                "in a Pipeline), lower the learning rate or strengthen the Lipschitz control."
+            )
+        for name in self.loss_terms:
+            self.history.record_batch(name, values[name])
+        return {"loss": terms["loss"].detach()}
+
+
+class BaseDetector(OutlierMixin, BaseEstimator, metaclass=ABCMeta):
+    """Base class of the skanomaly detectors (scikit-learn outlier-detector contract).
+
+    Subclasses set ``_parameter_constraints`` (extending this class's) and implement :meth:`_fit_networks`,
+    which builds and trains the torch networks and sets ``net_`` (a fitted :class:`DetectorNet`). They may
+    override :meth:`_score_samples` (default: minus the net's anomaly score) and :meth:`_fit_score_statistics`
+    (statistics of the training scores a score needs, e.g. for standardisation).
+
+    Common parameters (every detector has them):
+
+    - ``contamination`` : float in (0, 0.5], the expected outlier share of the *training* data. It only sets
+      ``offset_`` (the threshold of :meth:`predict`); it does not change the training.
+    - ``batch_size`` : int, used for training and for scoring (scores do not depend on it).
+    - ``image_shape`` : ``(C, H, W)`` or None. Set it (or pass 3-D/4-D arrays) to use conv nets on flattened
+      images; ``None`` with 2-D data means tabular rows and MLPs.
+    - ``device`` : ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ...
+    - ``random_state`` : seeds network initialisation, shuffling and sampling inside ``fit`` only.
+    - ``verbose`` : 0 silent, 1 a table of the loss terms per epoch, 2 also a progress bar.
+    """
+
+    _parameter_constraints: dict = {
+        "contamination": [Interval(Real, 0, 0.5, closed="right")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "image_shape": [tuple, None],
+        "device": [str],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    # --------------------------------------------------------------------------------------------- fitting
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Fit the detector on (mostly) normal data.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), or images of shape (n_samples, H, W) or
+            (n_samples, C, H, W)
+            Training data. DataFrames keep their column names in ``feature_names_in_``.
+        y : None
+            Ignored by unsupervised detectors; present for API consistency (``Pipeline``, ``GridSearchCV``).
+
+        Returns
+        -------
+        self : object
+            The fitted detector.
+        """
+        X = self._validate_X(X, reset=True)
+        self.device_ = resolve_device(self.device)
+        seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        with seeded(seed, self.device_):
+            self._fit_networks(X, y, seed)
+        self.history_ = _history_frame(self.net_.history)
+        self.n_epochs_ = len(self.history_)
+        _prepare_for_scoring(self.net_)
+        self._fit_score_statistics(X)
+        train_scores = self._score_samples(X)
+        self.offset_ = float(np.percentile(train_scores, 100.0 * self.contamination))
+        return self
+
+    @abstractmethod
+    def _fit_networks(self, X, y, seed):
+        """Build and train the networks on validated float64 ``X``; set ``self.net_``."""
+
+    def _fit_score_statistics(self, X):
+        """Hook: compute statistics of the training scores that :meth:`_score_samples` needs."""
+
+    def _net_kwargs(self, seed, **overrides):
+        """Keyword arguments shared by every :class:`DetectorNet` a detector builds."""
+        kwargs = {
+            "batch_size": self.batch_size,
+            "device": self.device_,
+            "verbose": self.verbose,
+            "iterator_train__shuffle": True,
+            "iterator_train__generator": torch.Generator().manual_seed(seed),
+        }
+        kwargs.update(overrides)
+        return kwargs
+
+    # --------------------------------------------------------------------------------------------- scoring
+    def score_samples(self, X):
+        """Normality score of each sample (higher = more normal), as float64.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or images
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,)
+        """
+        check_is_fitted(self)
+        X = self._validate_X(X, reset=False)
+        return self._score_samples(X)
+
+    def decision_function(self, X):
+        """Shifted normality score: negative for outliers, positive for inliers.
+
+        ``decision_function(X) = score_samples(X) - offset_``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or images
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,)
+        """
+        return self.score_samples(X) - self.offset_
+
+    def predict(self, X):
+        """Label each sample: +1 inlier, -1 outlier (by the ``contamination`` threshold ``offset_``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or images
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,) of int
+        """
+        decision = self.decision_function(X)
+        labels = np.ones(decision.shape[0], dtype=int)
+        labels[decision < 0] = -1
+        return labels
+
+    def anomaly_score(self, X):
+        """Anomaly score (higher = more anomalous): ``-score_samples(X)``, the PyOD-style convenience.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or images
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,)
+        """
+        return -self.score_samples(X)
+
+    def _score_samples(self, X):
+        """Normality scores of validated float64 ``X`` (default: minus the net's anomaly score)."""
+        return -self._batched(self.net_.anomaly_score, X)
+
+    def _batched(self, fn, X):
+        """Apply ``fn`` (float64 tensor batch -> tensor) over ``X`` in batches; return a float64 ndarray.
+
+        Networks are in eval mode and float64 after ``fit``, so the result does not depend on the batch size.
+        """
+        net = self.net_
+        net._set_training(False)
+        parts = []
+        with torch.no_grad():
+            for rows in gen_batches(X.shape[0], self.batch_size):
+                batch = torch.tensor(X[rows], dtype=torch.float64, device=net.device)
+                parts.append(fn(batch).detach().to("cpu", torch.float64).numpy())
+        values = np.concatenate(parts) if parts else np.empty(0)
+        if not np.all(np.isfinite(values)):
+            raise TrainingDivergedError(
+                f"{type(self).__name__} produced non-finite scores for {np.sum(~np.isfinite(values))} sample(s): "
+                "the networks diverged or the input is far outside the training range. Refit with scaled input "
+                "or a lower learning rate."
+            )
+        return values
+
+    # ------------------------------------------------------------------------------------------ validation
+    def _validate_X(self, X, *, reset):
+        """Validate input, flatten image arrays, and (on fit) resolve ``image_shape_``."""
+        array_shape = None
+        if hasattr(X, "ndim") and hasattr(X, "shape") and X.ndim in (3, 4):
+            array_shape = tuple(int(s) for s in X.shape[1:])
+            if len(array_shape) == 2:
+                array_shape = (1, *array_shape)
+            X = np.asarray(X).reshape(X.shape[0], -1)
+        X = validate_data(self, X, reset=reset, dtype=np.float64, ensure_min_samples=2 if reset else 1)
+        if reset:
+            self.image_shape_ = self._resolve_image_shape(array_shape, X.shape[1])
+        elif array_shape is not None and array_shape != self.image_shape_:
+            raise ValueError(
+                f"X holds images of shape {array_shape}, but {type(self).__name__} was fitted on "
+                f"image_shape={self.image_shape_}."
+            )
+        return X
+
+    def _resolve_image_shape(self, array_shape, n_features):
+        shape = self.image_shape if self.image_shape is not None else array_shape
+        if shape is None:
+            return None
+        shape = tuple(int(s) for s in shape)
+        if len(shape) == 2:
+            shape = (1, *shape)
+        if len(shape) != 3 or any(s < 1 for s in shape):
+            raise ValueError(f"image_shape must be (C, H, W) or (H, W) of positive ints, got {self.image_shape!r}.")
+        if array_shape is not None and self.image_shape is not None and array_shape != shape:
+            raise ValueError(f"X holds images of shape {array_shape}, but image_shape={self.image_shape!r}.")
+        if math.prod(shape) != n_features:
+            raise ValueError(
+                f"image_shape={shape} has {math.prod(shape)} values per image, but X has {n_features} features."
+            )
+        return shape
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        tags.non_deterministic = False
+        return tags
+
+
+def _history_frame(history):
+    """Per-epoch history of a skorch net as a DataFrame: one row per epoch, one column per loss term."""
+    rows = []
+    for epoch in history:
+        rows.append(
+            {
+                key: value
+                for key, value in epoch.items()
+                if key not in ("batches", "train_batch_count") and not key.endswith("_best")
+            }
+        )
+    frame = pd.DataFrame(rows)
+    if "epoch" in frame:
+        frame = frame.set_index("epoch")
+    return frame
+
+
+def _prepare_for_scoring(net):
+    """Trim a fitted net to what scoring needs and switch its networks to float64 eval mode.
+
+    Optimizers, callbacks and the batch history are dropped (the detector keeps ``history_``); float64 makes
+    scores identical whatever the batch size (float32 matrix products differ between batch shapes).
+    """
+    net.trim_for_prediction()
+    for name in net._modules:
+        getattr(net, name + "_").double().eval()

@@ -1,0 +1,5 @@
+"""The detectors: one module per method."""
+
+from .autoencoder import AutoEncoderDetector
+
+__all__ = ["AutoEncoderDetector"]

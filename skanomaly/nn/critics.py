@@ -1,0 +1,72 @@
+"""Critics: networks that score samples, or pairs of samples, with a scalar."""
+
+import torch
+from torch import nn
+
+from .conv import ConvEncoder
+from .mlp import MLP
+
+__all__ = ["make_critic", "PairCritic"]
+
+
+def make_critic(n_features, *, image_shape=None, hidden_layer_sizes=(64,), base_channels=32,
+                activation="leaky_relu", spectral_norm=True):
+    """A critic ``x -> R`` without BatchNorm: an :class:`MLP`, or a :class:`ConvEncoder` for images.
+
+    Both expose ``features(x)``, the penultimate activations.
+
+    Parameters
+    ----------
+    n_features : int
+        Width of a flat input row.
+    image_shape : tuple of int or None, default=None
+    hidden_layer_sizes : sequence of int, default=(64,)
+    base_channels : int, default=32
+    activation : str, default="leaky_relu"
+    spectral_norm : bool, default=True
+        Spectral normalisation of every layer (Lipschitz control).
+
+    Returns
+    -------
+    critic : torch.nn.Module
+    """
+    if image_shape is not None:
+        return ConvEncoder(image_shape, 1, base_channels=base_channels, activation=activation,
+                           batch_norm=False, spectral_norm=spectral_norm)
+    return MLP(n_features, hidden_layer_sizes, 1, activation=activation, spectral_norm=spectral_norm)
+
+
+class PairCritic(nn.Module):
+    """Critic of a pair ``(x, x')``: the two inputs are stacked and scored by one network.
+
+    Tabular rows are concatenated feature-wise (``2 * n_features`` inputs); images channel-wise
+    (``2C x H x W``): for flat ``(C, H, W)`` rows both are the same concatenation of the flat vectors.
+    Used by the mirrored autoencoders (AMA, Somepalli et al. 2021; Wu et al.), whose critic compares
+    ``(x, x)`` with ``(x, G(E(x)))``. No BatchNorm, so a pair's score never depends on the rest of the batch.
+
+    Parameters
+    ----------
+    n_features : int
+        Width of one flat input row.
+    image_shape : tuple of int or None, default=None
+        ``(C, H, W)`` of one input; the critic sees ``(2C, H, W)``.
+    hidden_layer_sizes, base_channels, activation, spectral_norm
+        As in :func:`make_critic`.
+    """
+
+    def __init__(self, n_features, *, image_shape=None, hidden_layer_sizes=(64,), base_channels=32,
+                 activation="leaky_relu", spectral_norm=True):
+        super().__init__()
+        pair_shape = None
+        if image_shape is not None:
+            channels, height, width = image_shape
+            pair_shape = (2 * channels, height, width)
+        self.net = make_critic(2 * n_features, image_shape=pair_shape, hidden_layer_sizes=hidden_layer_sizes,
+                               base_channels=base_channels, activation=activation, spectral_norm=spectral_norm)
+
+    def features(self, x, x_other):
+        """Penultimate features of the pair, shape (n, n_hidden)."""
+        return self.net.features(torch.cat([x, x_other], dim=1))
+
+    def forward(self, x, x_other):
+        return self.net(torch.cat([x, x_other], dim=1)).squeeze(1)
