@@ -296,6 +296,12 @@ class BaseDetector(OutlierMixin, BaseEstimator, metaclass=ABCMeta):
             X = np.asarray(X).reshape(X.shape[0], -1)
         X = validate_data(self, X, reset=reset, dtype=np.float64, ensure_min_samples=2 if reset else 1)
         if reset:
+            largest = np.abs(X).max()
+            if largest > np.finfo(np.float32).max:
+                raise ValueError(
+                    f"X contains values up to {largest:.3g}, beyond the float32 range the networks train in; "
+                    "scale the features first (e.g. StandardScaler in a Pipeline)."
+                )
             self.image_shape_ = self._resolve_image_shape(array_shape, X.shape[1])
         elif array_shape is not None and array_shape != self.image_shape_:
             raise ValueError(

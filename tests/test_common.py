@@ -1,0 +1,18 @@
+"""scikit-learn's estimator checks on every detector, with tiny fast parameters."""
+
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from skanomaly.detectors import AutoEncoderDetector
+
+# Tiny networks and one or two epochs: these checks test the API contract, not the learning.
+DETECTORS = [
+    AutoEncoderDetector(max_epochs=2, batch_size=32, hidden_layer_sizes=(8,), latent_dim=2),
+]
+
+# check name -> reason; every entry must say why the check cannot pass. Aim: empty.
+EXPECTED_FAILED_CHECKS = {}
+
+
+@parametrize_with_checks(DETECTORS, expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS.get(type(est).__name__, {}))
+def test_sklearn_compatible_detector(estimator, check):
+    check(estimator)
