@@ -1,0 +1,195 @@
+"""The ``skanomaly`` command line: ``benchmark``, ``demo``, ``datasets`` and ``detectors``.
+
+Examples
+--------
+::
+
+    skanomaly demo                       # AutoEncoderDetector vs IsolationForest on embedded Thyroid
+    skanomaly benchmark --detectors AutoEncoderDetector --datasets thyroid arrhythmia kddcup99 \\
+        --protocol novelty --seeds 0 1 2 3 4 --n-jobs 2 --output docs/benchmarks/tabular \\
+        --set AutoEncoderDetector.max_epochs=20
+    skanomaly datasets                   # what can be benchmarked, and where files are looked for
+    skanomaly detectors                  # registered detectors
+
+The summary table is printed to stdout, progress to stderr. Exit status: 0 when every run finished or was
+skipped, 1 when a run failed, 2 on a usage or configuration error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import sys
+from pathlib import Path
+
+__all__ = ["main", "parse_set_options"]
+
+_DEFAULT_SEEDS = [0, 1, 2, 3, 4]
+
+
+def parse_set_options(items):
+    """Turn ``["Detector.param=value", ...]`` into ``{"Detector": {"param": value}}``.
+
+    Values are read as Python literals when they are one (``5``, ``1e-3``, ``(64, 32)``, ``None``,
+    ``True``), else kept as strings (``leaky_relu``).
+
+    Parameters
+    ----------
+    items : list of str
+        The ``--set`` arguments.
+
+    Returns
+    -------
+    params : dict
+    """
+    params = {}
+    for item in items or []:
+        name, sep, raw = item.partition("=")
+        detector, dot, param = name.strip().rpartition(".")
+        if not sep or not dot or not detector or not param:
+            raise ValueError(f"--set expects DETECTOR.PARAM=VALUE (e.g. AutoEncoderDetector.max_epochs=5), "
+                             f"got {item!r}.")
+        try:
+            value = ast.literal_eval(raw.strip())
+        except (ValueError, SyntaxError):
+            value = raw.strip()
+        params.setdefault(detector, {})[param] = value
+    return params
+
+
+def _add_common(parser, *, seeds_default):
+    parser.add_argument("--seeds", type=int, nargs="+", default=seeds_default, metavar="SEED",
+                        help="seeds: one split and one detector seed each (default: %(default)s)")
+    parser.add_argument("--n-jobs", type=int, default=1, metavar="N",
+                        help="parallel runs (joblib processes; torch threads per run = cores // N)")
+    parser.add_argument("--output", type=Path, default=None, metavar="DIR",
+                        help="folder for results.csv and summary.md (re-runs replace rows of the same run key)")
+    parser.add_argument("--set", dest="set_params", action="append", nargs="+", default=[],
+                        metavar="DETECTOR.PARAM=VALUE", help="override a detector parameter (repeatable)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
+
+
+def _build_parser():
+    from .registry import list_datasets, list_detectors
+    from .runner import PROTOCOLS
+
+    parser = argparse.ArgumentParser(
+        prog="skanomaly",
+        description="Benchmarks of skanomaly's anomaly detectors (IsolationForest is always the reference).",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    bench = sub.add_parser("benchmark", help="run detectors x datasets x seeds (x classes) under one protocol",
+                           description="Run detectors x datasets x seeds (x classes) under one protocol and "
+                                       "print the markdown summary.")
+    bench.add_argument("--detectors", nargs="+", required=True, metavar="NAME",
+                       help=f"registered detectors: {', '.join(list_detectors())}")
+    bench.add_argument("--datasets", nargs="+", required=True, metavar="NAME",
+                       help=f"registered datasets: {', '.join(list_datasets())}")
+    bench.add_argument("--protocol", choices=list(PROTOCOLS), default="novelty",
+                       help="evaluation protocol (default: %(default)s)")
+    bench.add_argument("--classes", type=int, nargs="+", default=None, metavar="CLASS",
+                       help="classes for the per-class image protocols (default: all)")
+    bench.add_argument("--data-home", default=None, metavar="PATH",
+                       help="folder of data files (default: $SKANOMALY_DATA or ~/skanomaly_data)")
+    _add_common(bench, seeds_default=_DEFAULT_SEEDS)
+
+    demo = sub.add_parser("demo", help="AutoEncoderDetector vs IsolationForest on the embedded Thyroid data",
+                          description="The README's main job: AutoEncoderDetector and IsolationForest on the "
+                                      "embedded ODDS Thyroid data, novelty protocol, and the summary table.")
+    demo.add_argument("--max-epochs", type=int, default=None, metavar="N",
+                      help="training epochs of the autoencoder (default: its Thyroid preset)")
+    _add_common(demo, seeds_default=_DEFAULT_SEEDS)
+
+    data = sub.add_parser("datasets", help="list the datasets and where their files are looked for")
+    data.add_argument("--data-home", default=None, metavar="PATH", help="folder of data files to report")
+    sub.add_parser("detectors", help="list the registered detectors")
+    return parser
+
+
+def _flatten(groups):
+    return [item for group in groups for item in group]
+
+
+def _print_datasets(data_home=None):
+    from .registry import DATASETS
+    from .report import markdown_table
+    from .runner import PROTOCOLS
+
+    try:
+        from ..datasets import get_data_home
+
+        folder = str(get_data_home(data_home))
+    except ImportError:  # pragma: no cover - datasets ship with the package
+        folder = "$SKANOMALY_DATA or ~/skanomaly_data"
+    rows = []
+    for name, spec in DATASETS.items():
+        protocols = ", ".join(p for p, proto in PROTOCOLS.items() if proto.data_kind == spec.kind)
+        top_k = f"{100 * spec.anomaly_ratio:g} %" if spec.anomaly_ratio is not None else "test anomaly ratio"
+        source = f"file in {folder}" if spec.uses_data_home else "embedded"
+        rows.append([name, spec.kind, protocols, spec.scaler or "none", top_k, source, spec.description])
+    print(markdown_table(["Dataset", "Kind", "Protocols", "Scaler", "Top-k", "Source", "Description"], rows,
+                         align=["left"] * 7))
+    print(f"\nData files are looked for in --data-home, else $SKANOMALY_DATA, else ~/skanomaly_data "
+          f"(now: {folder}).")
+
+
+def _print_detectors():
+    from .registry import DETECTORS, REFERENCE_DETECTOR
+    from .report import markdown_table
+
+    rows = [[name + (" (reference)" if name == REFERENCE_DETECTOR else ""), spec.description]
+            for name, spec in DETECTORS.items()]
+    print(markdown_table(["Detector", "Description"], rows, align=["left", "left"]))
+
+
+def main(argv=None):
+    """Entry point of the ``skanomaly`` command.
+
+    Parameters
+    ----------
+    argv : list of str, default=None
+        Arguments without the program name; ``None`` reads ``sys.argv[1:]``.
+
+    Returns
+    -------
+    status : int
+        0 when every run finished (or was skipped for a missing optional dependency), 1 when a run failed,
+        2 on a usage or configuration error.
+    """
+    parser = _build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "datasets":
+        _print_datasets(args.data_home)
+        return 0
+    if args.command == "detectors":
+        _print_detectors()
+        return 0
+
+    from .report import summarize
+    from .runner import run_benchmark
+
+    try:
+        params = parse_set_options(_flatten(args.set_params))
+        if args.command == "demo":
+            detectors, datasets, protocol, classes, data_home = ["AutoEncoderDetector"], ["thyroid"], "novelty", \
+                None, None
+            if args.max_epochs is not None:
+                params.setdefault("AutoEncoderDetector", {})["max_epochs"] = args.max_epochs
+        else:
+            detectors, datasets, protocol = args.detectors, args.datasets, args.protocol
+            classes, data_home = args.classes, args.data_home
+        results = run_benchmark(detectors, datasets, protocol=protocol, seeds=args.seeds, classes=classes,
+                                n_jobs=args.n_jobs, output_dir=args.output, data_home=data_home, params=params,
+                                verbose=0 if args.quiet else 1)
+    except ValueError as exc:
+        print(f"skanomaly {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    sys.stdout.write(summarize(results))
+    sys.stdout.flush()
+    return 1 if (results["status"] == "error").any() else 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,543 @@
+"""Registries of the benchmark runner: which detectors and which datasets it knows, and how to build them.
+
+A **detector spec** maps a name to a factory ``factory(dataset_name, seed, **overrides)`` that returns an
+*unfitted* estimator following scikit-learn's outlier-detector contract (``fit(X)``, ``score_samples(X)``
+higher = more normal). Dataset-specific parameters (presets) are merged in by the factory, the user's
+overrides last. The runner wraps the estimator with the dataset's preprocessing (see :data:`DATASETS`).
+
+A **dataset spec** says where a dataset comes from, whether it is tabular or made of images, which scaler
+its features get (fitted on the training part only), the recommended top-k fraction and which protocols
+apply to it.
+
+Adding a detector is one line::
+
+    register_detector("MyDetector", "mypackage.module:MyDetector",
+                      presets={"thyroid": {"max_epochs": 20}})
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+import numpy as np
+from sklearn.base import BaseEstimator, OutlierMixin, clone
+from sklearn.preprocessing import MinMaxScaler, StandardScaler
+
+from ..detectors.presets import PRESETS as DETECTOR_PRESETS
+
+__all__ = [
+    "DatasetSpec",
+    "DetectorSpec",
+    "DetectorUnavailableError",
+    "PyODAdapter",
+    "DATASETS",
+    "PRESETS",
+    "estimator_factory",
+    "get_dataset_spec",
+    "get_detector_spec",
+    "list_datasets",
+    "list_detectors",
+    "make_scaler",
+    "register_dataset",
+    "register_detector",
+]
+
+#: Name of the reference detector that every benchmark includes.
+REFERENCE_DETECTOR = "IsolationForest"
+
+
+class DetectorUnavailableError(ImportError):
+    """Raised when a registered detector cannot be built because its code or an optional dependency is missing.
+
+    The runner records such detectors as ``status="skipped"`` with the message, instead of failing.
+    """
+
+
+def _import_object(path):
+    """Import ``"package.module:attribute"`` and return the attribute."""
+    if not isinstance(path, str) or ":" not in path:
+        raise ValueError(f"Import paths look like 'package.module:attribute', got {path!r}.")
+    module_name, _, attr = path.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise DetectorUnavailableError(f"cannot import {module_name!r} ({exc})") from exc
+    try:
+        return getattr(module, attr)
+    except AttributeError as exc:
+        raise DetectorUnavailableError(f"{module_name!r} has no attribute {attr!r}") from exc
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Dataset specs
+# ----------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """How the benchmark runner loads and preprocesses one dataset.
+
+    Parameters
+    ----------
+    name : str
+        Registry name (lower case, ``_`` between words).
+    loader : str or callable
+        ``"package.module:function"`` or a function returning a :class:`~sklearn.utils.Bunch` with ``data``
+        and ``target`` (1 = anomaly for tabular sets, the class for image sets), optionally
+        ``anomaly_ratio`` and ``image_shape``.
+    kind : {"tabular", "image"}
+        Tabular sets run the ``"novelty"`` protocol, image sets the per-class protocols.
+    scaler : {"standard", "minmax"} or None
+        Feature scaler fitted on the training part only, inside the detector's pipeline. ``None`` for
+        images, which are already in [0, 1].
+    anomaly_ratio : float or None
+        Recommended top-k fraction of the test set labelled anomalous (the known anomaly ratio), used when
+        the loaded Bunch has no ``anomaly_ratio``. ``None`` for image sets, where k is the number of
+        anomalies in each test set.
+    uses_data_home : bool
+        Whether the loader takes ``data_home`` (files read from disk rather than shipped with the package).
+    description : str
+        One line for listings.
+    loader_kwargs : dict
+        Extra keyword arguments of the loader.
+    """
+
+    name: str
+    loader: Any
+    kind: str = "tabular"
+    scaler: str | None = "standard"
+    anomaly_ratio: float | None = None
+    uses_data_home: bool = False
+    description: str = ""
+    loader_kwargs: Mapping[str, Any] = field(default_factory=dict)
+
+    def load(self, data_home=None):
+        """Call the loader and return its Bunch.
+
+        Parameters
+        ----------
+        data_home : str or path-like, default=None
+            Passed to loaders that read files (``uses_data_home=True``); ignored otherwise.
+
+        Returns
+        -------
+        bunch : sklearn.utils.Bunch
+            The dataset.
+        """
+        loader = _import_object(self.loader) if isinstance(self.loader, str) else self.loader
+        if self.uses_data_home:
+            return loader(data_home=data_home, **self.loader_kwargs)
+        return loader(**self.loader_kwargs)
+
+
+def make_scaler(name):
+    """Return a new, unfitted scaler for a dataset spec's ``scaler`` name.
+
+    Parameters
+    ----------
+    name : {"standard", "minmax"} or None
+        ``"standard"``: :class:`~sklearn.preprocessing.StandardScaler` (z-score; constant columns stay 0).
+        ``"minmax"``: :class:`~sklearn.preprocessing.MinMaxScaler` to [0, 1] (the DAGMM/ALAD protocol; used for every
+        tabular benchmark set).
+        ``None``: no scaler.
+
+    Returns
+    -------
+    scaler : estimator or None
+    """
+    if name is None:
+        return None
+    if name == "standard":
+        return StandardScaler()
+    if name == "minmax":
+        return MinMaxScaler()
+    raise ValueError(f"Unknown scaler {name!r}; expected 'standard', 'minmax' or None.")
+
+
+#: The datasets the runner knows. Scalers: z-score for the ODDS sets (their papers' usual choice), min-max for
+#: KDD99 (as in the DAGMM / GAN-based anomaly-detection code), none for images (already in [0, 1]). KDD99 is
+#: loaded with ``cache=False``: the benchmark never writes into the data folder (which may be shared).
+DATASETS: dict[str, DatasetSpec] = {}
+
+
+def register_dataset(spec, *, replace=False):
+    """Add a :class:`DatasetSpec` to :data:`DATASETS`.
+
+    Parameters
+    ----------
+    spec : DatasetSpec
+        The spec; its ``name`` is the registry key.
+    replace : bool, default=False
+        Allow replacing an existing entry.
+
+    Returns
+    -------
+    spec : DatasetSpec
+    """
+    if not isinstance(spec, DatasetSpec):
+        raise ValueError(f"spec must be a DatasetSpec, got {type(spec).__name__}.")
+    if spec.kind not in ("tabular", "image"):
+        raise ValueError(f"DatasetSpec.kind must be 'tabular' or 'image', got {spec.kind!r}.")
+    make_scaler(spec.scaler)  # validates the name
+    key = _normalize_dataset_name(spec.name)
+    if key in DATASETS and not replace:
+        raise ValueError(f"Dataset {key!r} is already registered; pass replace=True to replace it.")
+    DATASETS[key] = spec
+    return spec
+
+
+def _normalize_dataset_name(name):
+    return str(name).strip().lower().replace("-", "_")
+
+
+def get_dataset_spec(name):
+    """Return the :class:`DatasetSpec` registered under ``name`` (case and ``-``/``_`` insensitive).
+
+    Parameters
+    ----------
+    name : str
+        Dataset name, e.g. ``"thyroid"`` or ``"fashion-mnist"``.
+
+    Returns
+    -------
+    spec : DatasetSpec
+    """
+    key = _normalize_dataset_name(name)
+    if key not in DATASETS:
+        raise ValueError(f"Unknown dataset {name!r}. Known datasets: {', '.join(sorted(DATASETS))}.")
+    return DATASETS[key]
+
+
+def list_datasets():
+    """Names of the registered datasets, in registration order.
+
+    Returns
+    -------
+    names : list of str
+    """
+    return list(DATASETS)
+
+
+for _spec in [
+    DatasetSpec("thyroid", "skanomaly.datasets:load_thyroid", "tabular", "minmax", 0.025,
+                description="ODDS Thyroid, 3772 x 6, 2.5 % anomalies (embedded)"),
+    DatasetSpec("arrhythmia", "skanomaly.datasets:load_arrhythmia", "tabular", "minmax", 0.15,
+                description="ODDS Arrhythmia, 452 x 274, 15 % anomalies (embedded)"),
+    DatasetSpec("kddcup99", "skanomaly.datasets:fetch_kddcup99", "tabular", "minmax", 0.20,
+                uses_data_home=True, loader_kwargs={"cache": False},
+                description="KDD Cup 1999 10 %, one-hot, 'normal.' rows are the anomalies (file)"),
+    DatasetSpec("mnist", "skanomaly.datasets:load_mnist", "image", None, None, uses_data_home=True,
+                description="MNIST digits, 1x28x28 in [0, 1]"),
+    DatasetSpec("fashion_mnist", "skanomaly.datasets:load_fashion_mnist", "image", None, None,
+                uses_data_home=True, description="Fashion-MNIST, 1x28x28 in [0, 1]"),
+]:
+    register_dataset(_spec)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Adapter for PyOD detectors
+# ----------------------------------------------------------------------------------------------------------------
+
+
+class PyODAdapter(OutlierMixin, BaseEstimator):
+    """Expose a PyOD detector with scikit-learn's sign convention (``score_samples`` higher = more normal).
+
+    PyOD's ``decision_function`` returns an anomaly score (higher = more anomalous); this adapter negates
+    it so that every benchmarked detector yields its anomaly score the same way, as ``-score_samples``.
+    The wrapped detector is cloned in :meth:`fit`; PyOD deep detectors seed torch and NumPy from their
+    ``random_state`` when constructed, so cloning re-seeds them for every fit.
+
+    Parameters
+    ----------
+    detector : PyOD detector
+        Unfitted PyOD estimator (e.g. ``pyod.models.auto_encoder.AutoEncoder``).
+
+    Attributes
+    ----------
+    detector_ : PyOD detector
+        The fitted clone.
+    offset_ : float
+        ``-detector_.threshold_``, so that ``decision_function`` is negative for PyOD's outliers.
+    n_features_in_ : int
+        Number of features seen during :meth:`fit`.
+    """
+
+    def __init__(self, detector):
+        self.detector = detector
+
+    def fit(self, X, y=None):
+        """Fit a clone of the wrapped detector on ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data (normal samples).
+        y : ignored
+
+        Returns
+        -------
+        self : PyODAdapter
+        """
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim != 2:
+            raise ValueError(f"PyODAdapter expects a 2-D array, got shape {X.shape}.")
+        self.detector_ = clone(self.detector).fit(X)
+        self.n_features_in_ = X.shape[1]
+        self.offset_ = -float(self.detector_.threshold_)
+        return self
+
+    def score_samples(self, X):
+        """Return ``-decision_function`` of the PyOD detector: higher = more normal.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,), float64
+        """
+        return -np.asarray(self.detector_.decision_function(np.asarray(X, dtype=np.float64)), dtype=np.float64)
+
+    def decision_function(self, X):
+        """Return ``score_samples(X) - offset_`` (negative = outlier).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        decision : ndarray of shape (n_samples,)
+        """
+        return self.score_samples(X) - self.offset_
+
+    def predict(self, X):
+        """Return +1 for inliers and -1 for outliers.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,), int
+        """
+        return np.where(self.decision_function(X) < 0, -1, 1)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Detector specs
+# ----------------------------------------------------------------------------------------------------------------
+
+
+#: Dataset-specific parameters per detector: ``PRESETS[detector][dataset] -> dict``. The skanomaly detectors' own
+#: presets live in :mod:`skanomaly.detectors.presets` (with their sources); the peer baselines' are here. Entries
+#: size the training budget; none was chosen by looking at test metrics (that would leak labels).
+PRESETS: dict[str, dict[str, dict[str, Any]]] = {
+    **DETECTOR_PRESETS,
+    "PyOD-AutoEncoder": {
+        "thyroid": {"epoch_num": 50, "batch_size": 128},
+        "arrhythmia": {"epoch_num": 50, "batch_size": 32},
+        "kddcup99": {"epoch_num": 20, "batch_size": 512},
+    },
+}
+
+
+@dataclass(frozen=True)
+class DetectorSpec:
+    """A registered detector: a name and a factory building an unfitted estimator for a dataset and a seed.
+
+    Parameters
+    ----------
+    name : str
+        Registry name; the ``detector`` column of the results.
+    factory : callable
+        ``factory(dataset_name, seed, **overrides) -> estimator``. May raise
+        :class:`DetectorUnavailableError` when its code or an optional dependency is missing.
+    description : str
+        One line for listings.
+    """
+
+    name: str
+    factory: Callable[..., Any]
+    description: str = ""
+
+    def build(self, dataset_name, seed, **overrides):
+        """Return the unfitted estimator for ``dataset_name`` and ``seed`` (``overrides`` win over presets).
+
+        Parameters
+        ----------
+        dataset_name : str
+            Registry name of the dataset (selects the preset).
+        seed : int
+            Seed of the run; factories pass it as ``random_state``.
+        **overrides
+            Parameters set by the user.
+
+        Returns
+        -------
+        estimator : estimator
+        """
+        return self.factory(dataset_name, seed, **overrides)
+
+
+def estimator_factory(estimator, *, defaults=None, presets=None, seed_param="random_state"):
+    """Build the standard factory of a detector spec from an estimator class.
+
+    The returned ``factory(dataset_name, seed, **overrides)`` imports the class (lazily, when given as an
+    import path), merges ``defaults`` < ``presets[dataset_name]`` < ``overrides``, sets ``seed_param`` to the
+    seed unless overridden, and sets ``verbose=0`` when the class has a ``verbose`` parameter and nobody set it.
+
+    Parameters
+    ----------
+    estimator : type or str
+        The estimator class, or ``"package.module:ClassName"`` imported when the factory is first called.
+    defaults : dict, default=None
+        Parameters for every dataset.
+    presets : dict or callable, default=None
+        ``{dataset_name: {param: value}}``, or a function ``presets(dataset_name) -> dict``.
+    seed_param : str or None, default="random_state"
+        Constructor parameter that receives the seed; ``None`` if the class takes no seed.
+
+    Returns
+    -------
+    factory : callable
+    """
+    defaults = dict(defaults or {})
+
+    def factory(dataset_name, seed, **overrides):
+        cls = _import_object(estimator) if isinstance(estimator, str) else estimator
+        if callable(presets):
+            preset = presets(dataset_name) or {}
+        else:
+            preset = (presets or {}).get(dataset_name, {})
+        kwargs = {**defaults, **preset, **overrides}
+        est = cls(**kwargs)
+        names = est.get_params(deep=False)
+        if seed_param is not None and seed_param not in overrides and seed_param in names:
+            est.set_params(**{seed_param: int(seed)})
+        if "verbose" in names and "verbose" not in kwargs:
+            est.set_params(verbose=0)
+        return est
+
+    factory.estimator = estimator
+    return factory
+
+
+#: The registered detectors, by name.
+DETECTORS: dict[str, DetectorSpec] = {}
+
+
+def register_detector(name, estimator=None, *, factory=None, defaults=None, presets=None, description="",
+                      replace=False):
+    """Register a detector for the benchmark runner.
+
+    Give either ``estimator`` (a class or ``"package.module:Class"``, built through
+    :func:`estimator_factory` with ``defaults`` and ``presets``) or a ready ``factory``.
+
+    Parameters
+    ----------
+    name : str
+        Registry name; the ``detector`` column of the results.
+    estimator : type or str, default=None
+        Estimator class or its import path (imported lazily, so detectors still being written can be
+        registered; a missing module makes their runs ``"skipped"``).
+    factory : callable, default=None
+        ``factory(dataset_name, seed, **overrides) -> unfitted estimator``.
+    defaults : dict, default=None
+        Parameters for every dataset (``estimator`` only).
+    presets : dict or callable, default=None
+        Dataset-specific parameters (``estimator`` only); defaults to ``PRESETS.get(name)``.
+    description : str, default=""
+        One line for listings.
+    replace : bool, default=False
+        Allow replacing an existing entry.
+
+    Returns
+    -------
+    spec : DetectorSpec
+    """
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"Detector names must be non-empty strings, got {name!r}.")
+    if (estimator is None) == (factory is None):
+        raise ValueError("Give exactly one of estimator and factory.")
+    if name in DETECTORS and not replace:
+        raise ValueError(f"Detector {name!r} is already registered; pass replace=True to replace it.")
+    if factory is None:
+        if presets is None:
+            # Looked up at build time, so PRESETS entries added after registration count.
+            def presets(dataset_name, _name=name):
+                return PRESETS.get(_name, {}).get(dataset_name, {})
+        factory = estimator_factory(estimator, defaults=defaults, presets=presets)
+    elif not callable(factory):
+        raise ValueError("factory must be callable.")
+    spec = DetectorSpec(name, factory, description)
+    DETECTORS[name] = spec
+    return spec
+
+
+def get_detector_spec(name):
+    """Return the :class:`DetectorSpec` registered under ``name``.
+
+    Parameters
+    ----------
+    name : str
+
+    Returns
+    -------
+    spec : DetectorSpec
+    """
+    if name not in DETECTORS:
+        raise ValueError(f"Unknown detector {name!r}. Known detectors: {', '.join(DETECTORS)}.")
+    return DETECTORS[name]
+
+
+def list_detectors():
+    """Names of the registered detectors, in registration order.
+
+    Returns
+    -------
+    names : list of str
+    """
+    return list(DETECTORS)
+
+
+def _pyod_autoencoder_factory(dataset_name, seed, **overrides):
+    """PyOD 2.x/3.x ``AutoEncoder`` behind :class:`PyODAdapter` (its own scaling off: the runner scales)."""
+    try:
+        from pyod.models.auto_encoder import AutoEncoder
+    except ImportError as exc:
+        raise DetectorUnavailableError(
+            "PyOD-AutoEncoder needs the optional dependency pyod: pip install 'skanomaly[benchmarks]'"
+        ) from exc
+    import torch
+
+    kwargs = {
+        "epoch_num": 30,
+        "batch_size": 128,
+        "preprocessing": False,
+        "verbose": 0,
+        "random_state": int(seed),
+        # A string, not None: PyOD turns None into a torch.device in __init__, which breaks sklearn's clone.
+        "device": "cuda" if torch.cuda.is_available() else "cpu",
+        **PRESETS.get("PyOD-AutoEncoder", {}).get(dataset_name, {}),
+        **overrides,
+    }
+    return PyODAdapter(AutoEncoder(**kwargs))
+
+
+register_detector("IsolationForest", "sklearn.ensemble:IsolationForest", defaults={"n_estimators": 100},
+                  description="scikit-learn IsolationForest, 100 trees: the reference of every benchmark")
+register_detector("AutoEncoderDetector", "skanomaly.detectors:AutoEncoderDetector",
+                  description="skanomaly's plain autoencoder (reconstruction error)")
+register_detector("PyOD-AutoEncoder", factory=_pyod_autoencoder_factory,
+                  description="PyOD's AutoEncoder (optional dependency pyod), sign-adapted")
+register_detector("AMADetector", "skanomaly.detectors:AMADetector",
+                  description="Adversarial mirrored autoencoder (Somepalli et al., 2021)")
+register_detector("MirroredAEDetector", "skanomaly.detectors:MirroredAEDetector",
+                  description="Mirrored autoencoder with simplex interpolation (Wu et al.)")
+register_detector("OMASGANDetector", "skanomaly.detectors:OMASGANDetector",
+                  description="OMASGAN boundary-sample GAN (Dionelis et al., 2021)")

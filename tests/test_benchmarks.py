@@ -1,0 +1,333 @@
+"""Tests of the benchmark runner, its summary and its command line (embedded Thyroid and tiny generated data)."""
+
+import json
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import BaseEstimator, OutlierMixin
+from sklearn.utils import Bunch, check_random_state
+
+from skanomaly.benchmarks import (
+    DATASETS,
+    DETECTORS,
+    RESULT_COLUMNS,
+    DatasetSpec,
+    PyODAdapter,
+    environment_info,
+    format_mean_sd,
+    markdown_table,
+    merge_results,
+    read_results,
+    register_dataset,
+    register_detector,
+    run_benchmark,
+    summarize,
+)
+from skanomaly.benchmarks.cli import main, parse_set_options
+
+
+class MeanDistanceDetector(OutlierMixin, BaseEstimator):
+    """Tiny detector: distance to the mean of a random 80 % of the training rows (so the seed matters)."""
+
+    def __init__(self, shift=0.0, image_shape=None, random_state=None):
+        self.shift = shift
+        self.image_shape = image_shape
+        self.random_state = random_state
+
+    def fit(self, X, y=None):
+        X = np.asarray(X, dtype=float)
+        rng = check_random_state(self.random_state)
+        rows = rng.choice(X.shape[0], size=max(1, int(0.8 * X.shape[0])), replace=False)
+        self.center_ = X[rows].mean(axis=0)
+        self.offset_ = 0.0
+        return self
+
+    def score_samples(self, X):
+        return -np.linalg.norm(np.asarray(X, dtype=float) - self.center_, axis=1) + self.shift
+
+
+class FailingDetector(MeanDistanceDetector):
+    """Fails in fit, to check that a failed run is recorded."""
+
+    def fit(self, X, y=None):
+        raise RuntimeError("boom in fit")
+
+
+def _tiny_images():
+    """Three well separated 'classes' of 2x2 'images' in [0, 1]."""
+    rng = np.random.RandomState(0)
+    centers = np.array([[0.1] * 4, [0.5] * 4, [0.9] * 4])
+    y = np.repeat([0, 1, 2], 40)
+    X = np.clip(centers[y] + 0.03 * rng.randn(len(y), 4), 0, 1)
+    return Bunch(data=X, target=y, image_shape=(1, 2, 2))
+
+
+def _missing_file(data_home=None):
+    raise FileNotFoundError("no such data file")
+
+
+@pytest.fixture(autouse=True)
+def registered():
+    """Register the test detectors and datasets, and restore the registries afterwards."""
+    detectors, datasets = dict(DETECTORS), dict(DATASETS)
+    register_detector("MeanDistance", MeanDistanceDetector, replace=True)
+    register_detector("Failing", FailingDetector, replace=True)
+    register_detector("NotWrittenYet", "skanomaly.detectors:NoSuchDetector", replace=True)
+    register_dataset(DatasetSpec("tiny_images", _tiny_images, kind="image", scaler=None), replace=True)
+    register_dataset(DatasetSpec("missing_file", _missing_file, kind="tabular", anomaly_ratio=0.1,
+                                 uses_data_home=True), replace=True)
+    yield
+    DETECTORS.clear()
+    DETECTORS.update(detectors)
+    DATASETS.clear()
+    DATASETS.update(datasets)
+
+
+METRICS = ["roc_auc", "average_precision", "precision_at_k", "recall_at_k", "f1_at_k"]
+
+
+def test_one_row_per_run_with_identical_splits_and_reference():
+    df = run_benchmark(["MeanDistance"], "thyroid", seeds=[0, 1], verbose=0)
+    assert list(df.columns) == RESULT_COLUMNS
+    assert len(df) == 4
+    # IsolationForest was not asked for, yet it runs first on every split.
+    assert list(df["detector"]) == ["IsolationForest", "MeanDistance"] * 2
+    assert (df["status"] == "ok").all(), df["error"].tolist()
+    for _, runs in df.groupby("seed"):
+        assert runs["split_hash"].nunique() == 1
+        assert runs["n_train"].nunique() == 1 and runs["n_test"].nunique() == 1
+    assert df.loc[df.seed == 0, "split_hash"].iloc[0] != df.loc[df.seed == 1, "split_hash"].iloc[0]
+    # novelty protocol: 50/50 split, the 93 anomalies only in the test half
+    assert (df["n_test"] == 1886).all()
+    n_test_anomalies = np.rint(df["test_anomaly_ratio"] * df["n_test"]).astype(int)
+    assert ((df["n_train"] + (93 - n_test_anomalies)) == 3772 - 1886).all()
+    assert np.allclose(df["k"], 0.025)
+    assert df["class"].isna().all()
+    for col in METRICS:
+        assert df[col].between(0, 1).all()
+    assert (df.loc[df.detector == "IsolationForest", "roc_auc"] > 0.9).all()
+    assert (df["fit_seconds"] >= 0).all() and (df["score_seconds"] >= 0).all()
+    params = json.loads(df.loc[df.detector == "IsolationForest", "params"].iloc[0])
+    assert params["n_estimators"] == 100 and params["random_state"] == 0
+    assert not any(key.startswith("scaler") for key in params)  # only the detector's own parameters
+    assert json.loads(df.loc[(df.detector == "MeanDistance") & (df.seed == 1), "params"].iloc[0]) == {
+        "image_shape": None, "random_state": 1, "shift": 0.0}
+    assert (df["scaler"] == "minmax").all()
+    assert df["skanomaly_version"].iloc[0] == environment_info()["skanomaly_version"]
+
+
+def test_reference_not_duplicated():
+    df = run_benchmark(["IsolationForest"], ["thyroid"], seeds=0, verbose=0)
+    assert list(df["detector"]) == ["IsolationForest"]
+
+
+def test_failed_and_skipped_runs_are_recorded_not_raised():
+    with pytest.warns(UserWarning, match="NotWrittenYet"):
+        df = run_benchmark(["Failing", "NotWrittenYet", "MeanDistance"], ["thyroid"], seeds=[0], verbose=0)
+    status = dict(zip(df["detector"], df["status"]))
+    assert status == {"IsolationForest": "ok", "Failing": "error", "NotWrittenYet": "skipped",
+                      "MeanDistance": "ok"}
+    assert "RuntimeError: boom in fit" in df.loc[df.detector == "Failing", "error"].iloc[0]
+    assert "NoSuchDetector" in df.loc[df.detector == "NotWrittenYet", "error"].iloc[0]
+    assert np.isnan(df.loc[df.detector == "Failing", "roc_auc"].iloc[0])
+    text = summarize(df)
+    assert re.search(r"\| Failing \| 0/1 \| failed \|", text)
+    assert re.search(r"\| NotWrittenYet \| 0/1 \| skipped \|", text)
+    assert "RuntimeError: boom in fit" in text
+
+
+def test_missing_dataset_file_is_recorded():
+    df = run_benchmark(["MeanDistance"], ["missing_file"], seeds=[0, 1], verbose=0)
+    assert len(df) == 4 and (df["status"] == "error").all()
+    assert df["error"].str.contains("could not load dataset 'missing_file'.*no such data file").all()
+
+
+def test_outputs_written_and_rerun_replaces_same_keys(tmp_path):
+    first = run_benchmark(["MeanDistance"], ["thyroid"], seeds=[0, 1], output_dir=tmp_path, verbose=0)
+    assert (tmp_path / "results.csv").is_file() and (tmp_path / "summary.md").is_file()
+    stored = read_results(tmp_path)
+    assert len(stored) == 4
+    pd.testing.assert_series_equal(stored.set_index(["detector", "seed"])["roc_auc"].sort_index(),
+                                   first.set_index(["detector", "seed"])["roc_auc"].sort_index())
+    # Same key (seed 1) is replaced, a new key (seed 2) is added, seed 0 is kept.
+    run_benchmark(["MeanDistance"], ["thyroid"], seeds=[1, 2], output_dir=tmp_path, verbose=0,
+                  params={"MeanDistance": {"shift": 5.0}})
+    stored = read_results(tmp_path / "results.csv")
+    assert len(stored) == 6
+    assert sorted(stored["seed"].unique()) == [0, 1, 2]
+    shifts = stored[stored.detector == "MeanDistance"].set_index("seed")["params"].map(
+        lambda p: json.loads(p)["shift"])
+    assert shifts.to_dict() == {0: 0.0, 1: 5.0, 2: 5.0}
+    summary = (tmp_path / "summary.md").read_text()
+    assert "Seeds: 0, 1, 2 (3)" in summary
+
+
+def test_merge_results_keeps_other_keys():
+    a = pd.DataFrame({"detector": ["X", "Y"], "dataset": "d", "protocol": "novelty", "seed": [0, 0],
+                      "class": [None, None], "status": "ok", "roc_auc": [0.1, 0.2]})
+    b = pd.DataFrame({"detector": ["X"], "dataset": "d", "protocol": "novelty", "seed": [0],
+                      "class": [None], "status": "ok", "roc_auc": [0.9]})
+    merged = merge_results(a, b)
+    assert dict(zip(merged["detector"], merged["roc_auc"])) == {"X": 0.9, "Y": 0.2}
+
+
+def test_summary_markdown_format():
+    df = run_benchmark(["MeanDistance"], ["thyroid"], seeds=[0, 1, 2], verbose=0)
+    text = summarize(df)
+    assert text.startswith("# ") and text.endswith("\n")
+    assert "## thyroid · novelty" in text
+    assert "Seeds: 0, 1, 2 (3)" in text and "Top-k: 2.5 % of the test set" in text
+    assert "Commit: " in text and "Date: " in text
+    header = next(line for line in text.splitlines() if line.startswith("| Detector"))
+    assert header.split("|")[1:4] == [" Detector ", " Runs ok ", " AUROC "]
+    rows = [line for line in text.splitlines() if line.startswith("| ") and "± " in line]
+    assert rows[0].startswith("| IsolationForest (reference) | 3/3 |")
+    assert rows[1].startswith("| MeanDistance | 3/3 |")
+    auroc = df[df.detector == "MeanDistance"]["roc_auc"]
+    expected = f"{auroc.mean():.3f} ± {auroc.std(ddof=1):.3f}"
+    assert rows[1].split("|")[3].strip() == expected
+    assert re.fullmatch(r"(\| [^|]+ )+\|", rows[1])
+
+
+def test_image_protocols_iterate_classes_and_pass_image_shape():
+    df = run_benchmark(["MeanDistance"], ["tiny_images"], protocol="one-class", seeds=[0], verbose=0)
+    assert len(df) == 6 and (df["status"] == "ok").all()
+    assert sorted(df["class"].unique().tolist()) == [0, 1, 2]
+    for _, runs in df.groupby("class"):
+        assert runs["split_hash"].nunique() == 1
+    # stratified split: the same train/test sizes for every class, anomalies = the other two classes
+    assert df["n_test"].nunique() == 1
+    assert np.allclose(df["test_anomaly_ratio"], 2 / 3)
+    params = json.loads(df.loc[df.detector == "MeanDistance", "params"].iloc[0])
+    assert params["image_shape"] == [1, 2, 2]
+    assert (df["scaler"] == "").all()
+    assert (df.loc[df.detector == "MeanDistance", "roc_auc"] > 0.95).all()  # separated classes
+
+    loo = run_benchmark(["MeanDistance"], ["tiny_images"], protocol="leave-one-class-out", seeds=[0, 1],
+                        classes=[2], verbose=0)
+    assert len(loo) == 4 and set(loo["class"]) == {2}
+    text = summarize(pd.concat([df, loo]))
+    assert "## tiny_images · leave-one-class-out" in text and "## tiny_images · one-class" in text
+    assert "### AUROC per class (mean ± sd over seeds)" in text
+    assert "| Detector | 0 | 1 | 2 |" in text
+
+
+def test_n_jobs_2_gives_same_results_as_n_jobs_1():
+    kwargs = dict(seeds=[0, 1], verbose=0)
+    one = run_benchmark(["MeanDistance"], ["thyroid"], n_jobs=1, **kwargs)
+    two = run_benchmark(["MeanDistance"], ["thyroid"], n_jobs=2, **kwargs)
+    cols = ["detector", "seed", "split_hash", "n_train", "n_test", *METRICS]
+    pd.testing.assert_frame_equal(one[cols], two[cols])
+    assert (two["torch_threads"] >= 1).all()
+
+
+def test_configuration_errors_raise():
+    with pytest.raises(ValueError, match="applies to image datasets"):
+        run_benchmark(["MeanDistance"], ["thyroid"], protocol="one-class", verbose=0)
+    with pytest.raises(ValueError, match="applies to tabular datasets"):
+        run_benchmark(["MeanDistance"], ["tiny_images"], protocol="novelty", verbose=0)
+    with pytest.raises(ValueError, match="only used by per-class protocols"):
+        run_benchmark(["MeanDistance"], ["thyroid"], classes=[0], verbose=0)
+    with pytest.raises(ValueError, match="Unknown dataset"):
+        run_benchmark(["MeanDistance"], ["nope"], verbose=0)
+    with pytest.raises(ValueError, match="Unknown detector"):
+        run_benchmark(["Nope"], ["thyroid"], verbose=0)
+    with pytest.raises(ValueError, match="Unknown protocol"):
+        run_benchmark(["MeanDistance"], ["thyroid"], protocol="ood-ish", verbose=0)
+    with pytest.raises(ValueError, match="Cannot build detector 'MeanDistance'"):
+        run_benchmark(["MeanDistance"], ["thyroid"], params={"MeanDistance": {"no_such_param": 1}}, verbose=0)
+    with pytest.raises(ValueError, match="not benchmarked"):
+        run_benchmark(["MeanDistance"], ["thyroid"], params={"Failing": {}}, verbose=0)
+    with pytest.raises(ValueError, match="seeds"):
+        run_benchmark(["MeanDistance"], ["thyroid"], seeds=[], verbose=0)
+    with pytest.raises(ValueError, match="not in dataset"):
+        run_benchmark(["MeanDistance"], ["tiny_images"], protocol="one-class", classes=[7], verbose=0)
+
+
+def test_format_helpers():
+    assert format_mean_sd([0.5, 0.7]) == "0.600 ± 0.141"
+    assert format_mean_sd([0.5]) == "0.500"
+    assert format_mean_sd([np.nan]) == "–"
+    table = markdown_table(["a", "b"], [["x|y", 1.5]])
+    assert table.splitlines() == ["| a | b |", "|:---|---:|", "| x\\|y | 1.5 |"]
+    with pytest.raises(ValueError):
+        markdown_table(["a", "b"], [["only one"]])
+
+
+def test_pyod_adapter_flips_the_sign():
+    pytest.importorskip("pyod")
+    from pyod.models.knn import KNN
+
+    rng = np.random.RandomState(0)
+    X = rng.randn(200, 3)
+    adapter = PyODAdapter(KNN(n_neighbors=5)).fit(X)
+    scores = adapter.score_samples(np.vstack([np.zeros(3), np.full(3, 8.0)]))
+    assert scores[0] > scores[1]  # the far point is less normal
+    assert np.allclose(adapter.score_samples(X), -adapter.detector_.decision_function(X))
+    assert adapter.predict(np.full((1, 3), 8.0))[0] == -1
+
+
+def test_pyod_autoencoder_spec_builds_an_adapter():
+    pytest.importorskip("pyod")
+    est = DETECTORS["PyOD-AutoEncoder"].build("thyroid", 3, epoch_num=2)
+    assert isinstance(est, PyODAdapter)
+    assert est.detector.random_state == 3 and est.detector.epoch_num == 2
+
+
+def test_parse_set_options():
+    parsed = parse_set_options(["AutoEncoderDetector.max_epochs=5", "AutoEncoderDetector.activation=relu",
+                                "A.b=(64, 32)"])
+    assert parsed == {"AutoEncoderDetector": {"max_epochs": 5, "activation": "relu"}, "A": {"b": (64, 32)}}
+    with pytest.raises(ValueError, match="DETECTOR.PARAM=VALUE"):
+        parse_set_options(["max_epochs=5"])
+
+
+def test_cli_benchmark_and_errors(tmp_path, capsys):
+    out = tmp_path / "bench"
+    status = main(["benchmark", "--detectors", "MeanDistance", "--datasets", "thyroid", "--seeds", "0", "1",
+                   "--set", "MeanDistance.shift=2.5", "--output", str(out), "-q"])
+    captured = capsys.readouterr()
+    assert status == 0
+    assert "| IsolationForest (reference) | 2/2 |" in captured.out
+    stored = read_results(out)
+    assert len(stored) == 4
+    assert json.loads(stored.loc[stored.detector == "MeanDistance", "params"].iloc[0])["shift"] == 2.5
+
+    assert main(["benchmark", "--detectors", "Failing", "--datasets", "thyroid", "--seeds", "0", "-q"]) == 1
+    assert main(["benchmark", "--detectors", "Nope", "--datasets", "thyroid", "-q"]) == 2
+    assert "Unknown detector" in capsys.readouterr().err
+    assert main(["benchmark", "--detectors", "MeanDistance", "--datasets", "thyroid", "--set", "oops"]) == 2
+    with pytest.raises(SystemExit):
+        main(["benchmark", "--datasets", "thyroid"])  # --detectors is required
+
+
+def test_cli_listings(capsys):
+    assert main(["datasets"]) == 0
+    out = capsys.readouterr().out
+    assert "| thyroid | tabular | novelty | minmax | 2.5 % | embedded |" in out
+    assert "| kddcup99 | tabular | novelty | minmax | 20 % |" in out
+    assert main(["detectors"]) == 0
+    assert "IsolationForest (reference)" in capsys.readouterr().out
+
+
+def test_cli_demo_one_seed(tmp_path, capsys):
+    pytest.importorskip("torch")
+    status = main(["demo", "--seeds", "0", "--max-epochs", "1", "--output", str(tmp_path), "-q"])
+    out = capsys.readouterr().out
+    assert status == 0, out
+    assert "## thyroid · novelty" in out
+    assert re.search(r"\| IsolationForest \(reference\) \| 1/1 \| 0\.\d{3} \|", out)
+    assert re.search(r"\| AutoEncoderDetector \| 1/1 \| 0\.\d{3} \|", out)
+    stored = read_results(tmp_path)
+    ae = stored[stored.detector == "AutoEncoderDetector"].iloc[0]
+    assert json.loads(ae["params"])["max_epochs"] == 1
+    assert ae["device"] == "cpu"
+    assert stored["split_hash"].nunique() == 1
+
+
+def test_environment_info():
+    info = environment_info()
+    assert set(info) == {"skanomaly_version", "git_commit", "git_dirty", "torch_version"}
+    assert info["git_commit"] == "unknown" or re.fullmatch(r"[0-9a-f]{40}", info["git_commit"])
