@@ -23,6 +23,7 @@ import torch
 from skorch import NeuralNet
 from skorch.callbacks import PassthroughScoring, ProgressBar
 from skorch.dataset import unpack_data
+from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler
 from sklearn.base import BaseEstimator, OutlierMixin, _fit_context
 from sklearn.utils import check_random_state, gen_batches
 from sklearn.utils._param_validation import Interval
@@ -99,6 +100,19 @@ class DetectorNet(NeuralNet):
         score : torch.Tensor of shape (n_samples,)
         """
         raise NotImplementedError
+
+    def get_iterator(self, dataset, training=False):
+        """Batches fetched with one fancy index each (skorch's default indexes and collates row by row).
+
+        Honours ``iterator_train__shuffle`` / ``iterator_train__generator`` (seeded shuffling) and ``batch_size``.
+        """
+        kwargs = self.get_params_for("iterator_train" if training else "iterator_valid")
+        kwargs.pop("batch_size", None)
+        shuffle = kwargs.pop("shuffle", False)
+        generator = kwargs.pop("generator", None)
+        order = RandomSampler(dataset, generator=generator) if shuffle else SequentialSampler(dataset)
+        sampler = BatchSampler(order, batch_size=self.batch_size, drop_last=False)
+        return DataLoader(dataset, batch_size=None, sampler=sampler, **kwargs)
 
     def train_step(self, batch, **fit_params):
         X, y = unpack_data(batch)
