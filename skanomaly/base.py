@@ -31,6 +31,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .exceptions import TrainingDivergedError
 from .nn import resolve_device, seeded
+from .nn.parametrizations import freeze_parametrizations
 
 __all__ = ["BaseDetector", "DetectorNet"]
 
@@ -104,14 +105,23 @@ class DetectorNet(NeuralNet):
     def get_iterator(self, dataset, training=False):
         """Batches fetched with one fancy index each (skorch's default indexes and collates row by row).
 
-        Honours ``iterator_train__shuffle`` / ``iterator_train__generator`` (seeded shuffling) and ``batch_size``.
+        Honours ``iterator_train__shuffle`` / ``__generator`` (seeded shuffling), ``__drop_last`` and
+        ``batch_size``. When the networks hold BatchNorm layers, a last training batch of a single sample is
+        dropped: BatchNorm cannot normalise one sample in training mode.
         """
         kwargs = self.get_params_for("iterator_train" if training else "iterator_valid")
         kwargs.pop("batch_size", None)
         shuffle = kwargs.pop("shuffle", False)
         generator = kwargs.pop("generator", None)
+        drop_last = kwargs.pop("drop_last", False)
+        if training and _has_batch_norm(self.module_):
+            if self.batch_size < 2:
+                raise ValueError(
+                    f"batch_size={self.batch_size} is too small for networks with BatchNorm layers; use at least 2."
+                )
+            drop_last = drop_last or len(dataset) % self.batch_size == 1
         order = RandomSampler(dataset, generator=generator) if shuffle else SequentialSampler(dataset)
-        sampler = BatchSampler(order, batch_size=self.batch_size, drop_last=False)
+        sampler = BatchSampler(order, batch_size=self.batch_size, drop_last=drop_last)
         return DataLoader(dataset, batch_size=None, sampler=sampler, **kwargs)
 
     def train_step(self, batch, **fit_params):
@@ -365,12 +375,17 @@ def _history_frame(history):
     return frame
 
 
+def _has_batch_norm(module):
+    return any(isinstance(layer, torch.nn.modules.batchnorm._BatchNorm) for layer in module.modules())
+
+
 def _prepare_for_scoring(net):
     """Trim a fitted net to what scoring needs and switch its networks to float64 eval mode.
 
-    Optimizers, callbacks and the batch history are dropped (the detector keeps ``history_``); float64 makes
+    Optimizers, callbacks and the batch history are dropped (the detector keeps ``history_``); parametrizations
+    such as spectral norm are baked into plain weights (torch cannot pickle parametrized modules); float64 makes
     scores identical whatever the batch size (float32 matrix products differ between batch shapes).
     """
     net.trim_for_prediction()
     for name in net._modules:
-        getattr(net, name + "_").double().eval()
+        freeze_parametrizations(getattr(net, name + "_")).double().eval()

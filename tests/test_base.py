@@ -200,3 +200,30 @@ def test_cuda_fit_scores_and_loads_on_cpu(blobs, tmp_path):
     cpu_copy.net_.set_params(device="cpu")
     cpu_copy.net_.module_.to("cpu")
     np.testing.assert_allclose(cpu_copy.score_samples(X_test), expected, rtol=1e-9)
+
+
+@pytest.mark.parametrize("n_samples", [33, 65])
+def test_batch_norm_nets_train_when_the_last_batch_has_one_sample(n_samples):
+    # Conv nets hold BatchNorm layers; 33 = 32 + 1 and 65 = 2 * 32 + 1 leave a one-sample last batch.
+    images = np.random.RandomState(0).rand(n_samples, 1, 28, 28)
+    det = AutoEncoderDetector(random_state=0, **FAST).fit(images)
+    assert np.all(np.isfinite(det.score_samples(images)))
+
+
+def test_batch_norm_nets_refuse_batches_of_one():
+    images = np.random.RandomState(0).rand(10, 1, 28, 28)
+    with pytest.raises(ValueError, match="too small for networks with BatchNorm"):
+        AutoEncoderDetector(**{**FAST, "batch_size": 1}).fit(images)
+
+
+def test_spectral_norm_critics_pickle_after_fit():
+    from skanomaly.nn import make_critic
+    from skanomaly.nn.parametrizations import freeze_parametrizations
+
+    critic = make_critic(4, spectral_norm=True).eval()
+    x = torch.randn(5, 4)
+    before = critic(x)
+    with pytest.raises(RuntimeError):
+        pickle.dumps(critic)
+    frozen = pickle.loads(pickle.dumps(freeze_parametrizations(critic)))
+    torch.testing.assert_close(frozen(x), before)
