@@ -2,5 +2,6 @@
 
 from .autoencoder import AutoEncoderDetector
 from .mirrored_ae import MirroredAEDetector
+from .omasgan import OMASGANDetector
 
-__all__ = ["AutoEncoderDetector", "MirroredAEDetector"]
+__all__ = ["AutoEncoderDetector", "MirroredAEDetector", "OMASGANDetector"]

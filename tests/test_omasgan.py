@@ -1,0 +1,281 @@
+"""OMASGANDetector: the four stages, the boundary samples, the score, robustness and the image path."""
+
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from sklearn.metrics import roc_auc_score
+from sklearn.neighbors import NearestNeighbors
+
+from skanomaly.datasets import make_multimodal_2d, make_multimodal_2d_grid
+from skanomaly.divergences import DIVERGENCES, get_divergence
+from skanomaly.detectors import omasgan
+from skanomaly.detectors.omasgan import OMASGANDetector
+from skanomaly.exceptions import TrainingDivergedError
+
+# Tiny networks and one epoch per stage: for API checks, not for learning.
+TINY = dict(task1_epochs=1, task2_epochs=1, task3_epochs=1, j_epochs=1, hidden_layer_sizes=(8,), latent_dim=2,
+            batch_size=32, n_reference=16, device="cpu")
+
+# The 2-D settings of examples/plot_omasgan_boundary.py, with shorter stages.
+TOY = dict(latent_dim=2, batch_size=64, lr=1e-3, spectral_norm=False, r1_penalty=0.1, mu=2.0, nu=2.5,
+           boundary_reference="data", delta=1.0, task1_epochs=80, task2_epochs=15, task3_epochs=15, j_epochs=120,
+           device="cpu", random_state=0)
+
+
+@pytest.fixture(scope="module")
+def toy_data():
+    X, _ = make_multimodal_2d(1000, random_state=0)
+    return X
+
+
+@pytest.fixture(scope="module")
+def toy_model(toy_data):
+    return OMASGANDetector(**TOY).fit(toy_data)
+
+
+@pytest.fixture(scope="module")
+def tiny_model(toy_data):
+    return OMASGANDetector(**TINY, random_state=0).fit(toy_data[:200])
+
+
+def _mean_nn_distance(reference, points):
+    return NearestNeighbors(n_neighbors=1).fit(reference).kneighbors(points)[0].mean()
+
+
+# ------------------------------------------------------------------------------------------ API contract
+def test_stage_modules_are_separate_instances(tiny_model):
+    networks = [tiny_model.generator_, tiny_model.critic_, tiny_model.boundary_generator_,
+                tiny_model.retrained_generator_, tiny_model.retrained_critic_, tiny_model.anomaly_discriminator_]
+    assert all(net is not None for net in networks)
+    assert len({id(net) for net in networks}) == 6
+    parameters = [{id(p) for p in net.parameters()} for net in networks]
+    for i in range(6):
+        for j in range(i + 1, 6):
+            assert not parameters[i] & parameters[j]
+    assert tiny_model.boundary_critic_ is None  # frozen Task-1 critic by default
+
+
+def test_history_has_one_block_per_stage(tiny_model):
+    history = tiny_model.history_
+    assert list(history["stage"]) == ["task1", "task2", "task3", "j"]
+    assert tiny_model.n_epochs_ == 4
+    assert {"critic_loss", "generator_loss", "m_divergence", "d_distance", "s_scatter", "j_boundary"} <= set(history)
+    assert history.loc[history.stage == "task2", "critic_loss"].isna().all()
+    assert history.loc[history.stage == "task2", ["m_divergence", "d_distance", "s_scatter"]].notna().all().all()
+
+
+@pytest.mark.parametrize("stop_after, stages", [("task1", ["task1"]), ("task2", ["task1", "task2"]),
+                                                 ("task3", ["task1", "task2", "task3"])])
+def test_stop_after_trains_the_stages_and_picks_the_score(toy_data, tiny_model, stop_after, stages):
+    det = OMASGANDetector(**TINY, random_state=0, stop_after=stop_after).fit(toy_data[:200])
+    assert list(det.history_["stage"]) == stages
+    assert (det.boundary_generator_ is None) == (stop_after == "task1")
+    assert (det.retrained_critic_ is None) == (stop_after != "task3")
+    assert det.anomaly_discriminator_ is None
+    X = toy_data[:50]
+    # Stages run in order with the same seeds, so the ablation's networks equal the full model's.
+    critic = tiny_model.retrained_critic_ if stop_after == "task3" else tiny_model.critic_
+    with torch.no_grad():
+        expected = det.divergence_.per_sample_term(critic(torch.tensor(X)).squeeze(1)).numpy()
+    np.testing.assert_allclose(det.score_samples(X), expected, rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("divergence", DIVERGENCES)
+def test_every_divergence_trains(toy_data, divergence):
+    det = OMASGANDetector(**TINY, divergence=divergence, random_state=0).fit(toy_data[:100])
+    assert det.divergence_.name == divergence
+    expected_boundary = "kl" if divergence == "klwgan" else divergence
+    assert det.boundary_divergence_.name == expected_boundary
+    assert np.all(np.isfinite(det.score_samples(toy_data[:20])))
+
+
+def test_trained_boundary_critic(toy_data):
+    det = OMASGANDetector(**TINY, boundary_critic="train", boundary_divergence="gan", r1_penalty=0.1, mu=1.0,
+                          random_state=0).fit(toy_data[:100])
+    assert det.boundary_critic_ is not None and det.boundary_critic_ is not det.critic_
+    assert det.history_.loc[det.history_.stage == "task2", "boundary_critic_loss"].abs().gt(0).all()
+    assert det.boundary_samples(4).shape == (4, 2)
+
+
+def test_full_score_is_minus_standardised_sum(tiny_model, toy_data):
+    X = toy_data[:60]
+    terms = tiny_model.score_terms(X)
+    np.testing.assert_allclose(tiny_model.score_samples(X), -(terms["J"] + tiny_model.lambda_fd * terms["fD"]))
+    # Standardised on the training data.
+    train_terms = tiny_model.score_terms(toy_data[:200])
+    np.testing.assert_allclose(train_terms.mean(), 0.0, atol=1e-8)
+    np.testing.assert_allclose(train_terms.std(ddof=0), 1.0, rtol=1e-6)
+
+
+def test_determinism_and_batch_size_invariance(toy_data):
+    X = toy_data[:200]
+    a = OMASGANDetector(**TINY, random_state=3).fit(X)
+    b = OMASGANDetector(**TINY, random_state=3).fit(X)
+    np.testing.assert_array_equal(a.score_samples(X), b.score_samples(X))
+    np.testing.assert_array_equal(a.boundary_samples(20), b.boundary_samples(20))
+    reference = a.score_samples(X)
+    for batch_size in (1, 7, 500):
+        a.set_params(batch_size=batch_size)
+        np.testing.assert_allclose(a.score_samples(X), reference, rtol=0, atol=1e-10)
+    c = OMASGANDetector(**TINY, random_state=4).fit(X)
+    assert not np.allclose(c.score_samples(X), reference)
+
+
+def test_sampling_shapes_and_determinism(tiny_model):
+    B = tiny_model.boundary_samples(13)
+    assert B.shape == (13, 2) and B.dtype == np.float64
+    np.testing.assert_array_equal(B, tiny_model.boundary_samples(13))  # random_state=0 fixes the codes
+    assert not np.allclose(tiny_model.boundary_samples(13, random_state=1), B)
+    np.testing.assert_array_equal(tiny_model.boundary_samples(13, random_state=5),
+                                  tiny_model.boundary_samples(13, random_state=5))
+    assert tiny_model.generate(9).shape == (9, 2)
+    assert not np.allclose(tiny_model.generate(9), tiny_model.generate(9, network="task1"))
+    # Batched sampling does not change the samples.
+    tiny_model.set_params(batch_size=4)
+    try:
+        np.testing.assert_allclose(tiny_model.boundary_samples(13), B, atol=1e-12)
+    finally:
+        tiny_model.set_params(batch_size=TINY["batch_size"])
+    with pytest.raises(ValueError, match="n_samples"):
+        tiny_model.boundary_samples(0)
+    with pytest.raises(ValueError, match="network"):
+        tiny_model.generate(3, network="B")
+
+
+def test_sampling_needs_the_stage(toy_data):
+    det = OMASGANDetector(**TINY, random_state=0, stop_after="task1").fit(toy_data[:100])
+    with pytest.raises(ValueError, match="Task 2"):
+        det.boundary_samples(5)
+    with pytest.raises(ValueError, match="Task 3"):
+        det.generate(5, network="retrained")
+    assert det.generate(5).shape == (5, 2)  # "auto" falls back to G
+    with pytest.raises(ValueError, match="full"):
+        det.score_terms(toy_data[:5])
+
+
+def test_pickle_round_trip(tiny_model, toy_data):
+    clone = pickle.loads(pickle.dumps(tiny_model))
+    np.testing.assert_array_equal(clone.score_samples(toy_data[:30]), tiny_model.score_samples(toy_data[:30]))
+    np.testing.assert_array_equal(clone.boundary_samples(5), tiny_model.boundary_samples(5))
+
+
+def test_bad_parameters(toy_data):
+    with pytest.raises(ValueError, match="betas"):
+        OMASGANDetector(**TINY, betas=(0.5,)).fit(toy_data[:50])
+    with pytest.raises(ValueError, match="stop_after"):
+        OMASGANDetector(**TINY, stop_after="task4").fit(toy_data[:50])
+    with pytest.raises(ValueError, match="divergence"):
+        OMASGANDetector(**TINY, divergence="wasserstein").fit(toy_data[:50])
+
+
+# ------------------------------------------------------------------------------------------ loss pieces
+@pytest.mark.parametrize("name", DIVERGENCES)
+def test_critic_loss_pieces_add_up(name):
+    divergence = get_divergence(name)
+    generator = torch.Generator().manual_seed(0)
+    v_real, v_fake = torch.randn(16, generator=generator), torch.randn(16, generator=generator)
+    total = omasgan._critic_loss_positive(divergence, v_real) + omasgan._critic_loss_negative(divergence, v_fake)
+    torch.testing.assert_close(total, divergence.critic_loss(v_real, v_fake))
+
+
+def test_scattering_is_safe_on_collapsed_samples():
+    z = torch.randn(8, 2, generator=torch.Generator().manual_seed(0))
+    samples = torch.zeros(8, 3, requires_grad=True)  # every sample on the same point
+    s = omasgan.scattering(z, samples, eps=1e-3)
+    s.backward()
+    assert torch.isfinite(s) and torch.isfinite(samples.grad).all()
+    d = omasgan.nearest_distance(samples, samples.detach(), eps=1e-3)
+    d.backward()
+    assert torch.isfinite(d) and torch.isfinite(samples.grad).all()
+    assert omasgan.scattering(z[:1], samples[:1], eps=1e-3) == 0
+
+
+def test_scattering_rewards_spread():
+    z = torch.randn(32, 2, generator=torch.Generator().manual_seed(0))
+    assert omasgan.scattering(z, 3.0 * z, 1e-3) < omasgan.scattering(z, 0.3 * z, 1e-3)
+
+
+# ------------------------------------------------------------------------------------------ robustness
+def test_nan_loss_raises(toy_data, monkeypatch):
+    monkeypatch.setattr(omasgan, "nearest_distance", lambda *args, **kwargs: torch.tensor(float("nan")))
+    with pytest.raises(TrainingDivergedError, match="d_distance"):
+        OMASGANDetector(**TINY, random_state=0).fit(toy_data[:100])
+
+
+def test_nan_critic_loss_raises(toy_data, monkeypatch):
+    def broken(divergence, v):
+        return (v * float("nan")).mean()
+
+    monkeypatch.setattr(omasgan, "_critic_loss_positive", broken)
+    with pytest.raises(TrainingDivergedError, match="critic_loss"):
+        OMASGANDetector(**TINY, random_state=0).fit(toy_data[:100])
+
+
+def test_exploding_term_raises(toy_data, monkeypatch):
+    monkeypatch.setattr(omasgan, "scattering", lambda z, samples, eps: samples.sum() * 0 + 1e12)
+    with pytest.raises(TrainingDivergedError, match="exploded"):
+        OMASGANDetector(**TINY, random_state=0).fit(toy_data[:100])
+
+
+def test_runaway_boundary_raises(toy_data, monkeypatch):
+    # Boundary samples farther than _EXPLODING_DISTANCE data radii from the reference stop Task 2; a tiny limit
+    # makes the ordinary first step trip it.
+    monkeypatch.setattr(omasgan, "_EXPLODING_DISTANCE", 1e-6)
+    with pytest.raises(TrainingDivergedError, match="task2 exploded.*Increase mu"):
+        OMASGANDetector(**TINY, random_state=0).fit(toy_data[:100])
+
+
+# ------------------------------------------------------------------------------------------ images
+@pytest.mark.parametrize("shape, as_flat", [((1, 28, 28), False), ((3, 32, 32), True)])
+def test_images(shape, as_flat):
+    rng = np.random.RandomState(0)
+    images = rng.rand(24, *shape)
+    X = images.reshape(24, -1) if as_flat else images[:, 0]
+    params = {**TINY, "batch_size": 8, "n_reference": 8, "base_channels": 4, "latent_dim": 4,
+              "generator_out_activation": "sigmoid"}
+    det = OMASGANDetector(**params, image_shape=shape if as_flat else None, random_state=0).fit(X)
+    assert det.image_shape_ == shape
+    scores = det.score_samples(X)
+    assert scores.shape == (24,) and np.all(np.isfinite(scores))
+    B = det.boundary_samples(5)
+    assert B.shape == (5, int(np.prod(shape))) and np.all((B >= 0) & (B <= 1))
+    assert det.divergence_.tau == 5.0  # "auto" temperature for images
+
+
+# ------------------------------------------------------------------------------------------ it learns (2-D)
+def test_boundary_lies_between_generated_data_and_noise(toy_model, toy_data):
+    X = toy_data
+    G = toy_model.generate(1000, network="task1")
+    B = toy_model.boundary_samples(1000)
+    uniform = np.random.RandomState(0).uniform(X.min(axis=0), X.max(axis=0), size=(1000, 2))
+    d_G, d_B, d_U = (_mean_nn_distance(X, P) for P in (G, B, uniform))
+    assert d_G < d_B < d_U
+    # B surrounds every mode: each mode (ring and four blobs) has boundary samples near it.
+    _, mode = make_multimodal_2d(1000, random_state=0)
+    to_B = NearestNeighbors(n_neighbors=1).fit(B).kneighbors(X)[0][:, 0]
+    assert max(to_B[mode == k].mean() for k in range(5)) < 0.3
+
+
+def test_full_score_beats_task1_on_grid(toy_model, toy_data):
+    X_grid, y_grid = make_multimodal_2d_grid(50)
+    task1 = OMASGANDetector(**{**TOY, "stop_after": "task1"}).fit(toy_data)
+    auc_task1 = roc_auc_score(y_grid, task1.anomaly_score(X_grid))
+    auc_full = roc_auc_score(y_grid, toy_model.anomaly_score(X_grid))
+    assert auc_full > 0.92
+    assert auc_full > auc_task1
+
+
+@pytest.mark.slow
+def test_full_score_beats_task1_on_grid_heavy():
+    # The example's settings on three seeds (a few minutes): the full score wins on every one.
+    X, _ = make_multimodal_2d(2000, random_state=0)
+    X_grid, y_grid = make_multimodal_2d_grid(100)
+    settings = {**TOY, "task1_epochs": 150, "task2_epochs": 30, "task3_epochs": 30, "j_epochs": 150}
+    for seed in range(3):
+        full = OMASGANDetector(**{**settings, "random_state": seed}).fit(X)
+        task1 = OMASGANDetector(**{**settings, "random_state": seed, "stop_after": "task1"}).fit(X)
+        auc_full = roc_auc_score(y_grid, full.anomaly_score(X_grid))
+        assert auc_full > 0.96
+        assert auc_full > roc_auc_score(y_grid, task1.anomaly_score(X_grid))
