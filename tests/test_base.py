@@ -227,3 +227,20 @@ def test_spectral_norm_critics_pickle_after_fit():
         pickle.dumps(critic)
     frozen = pickle.loads(pickle.dumps(freeze_parametrizations(critic)))
     torch.testing.assert_close(frozen(x), before)
+
+
+def test_freezing_spectral_norm_keeps_the_outputs_exactly():
+    from skanomaly.nn import PairCritic
+    from skanomaly.nn.parametrizations import freeze_parametrizations
+
+    torch.manual_seed(0)
+    critic = PairCritic(5, hidden_layer_sizes=(8, 8))
+    x = torch.randn(10, 5)
+    for _ in range(3):  # power iterations in training mode
+        critic(x, x)
+    critic.double().eval()
+    x = x.double()
+    before = critic(x, x + 1.0), critic.features(x, x)
+    freeze_parametrizations(critic)
+    assert not any("parametrizations" in name for name, _ in critic.named_parameters())
+    assert torch.equal(critic(x, x + 1.0), before[0]) and torch.equal(critic.features(x, x), before[1])

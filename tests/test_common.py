@@ -2,10 +2,12 @@
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from skanomaly.detectors import AutoEncoderDetector, MirroredAEDetector, OMASGANDetector
+from skanomaly.detectors import AMADetector, AutoEncoderDetector, MirroredAEDetector, OMASGANDetector
 
 # Tiny networks and one or two epochs: these checks test the API contract, not the learning.
 DETECTORS = [
+    AMADetector(max_epochs=2, batch_size=32, hidden_layer_sizes=(8,), critic_hidden_layer_sizes=(8,), latent_dim=2,
+                n_critic=1),
     AutoEncoderDetector(max_epochs=2, batch_size=32, hidden_layer_sizes=(8,), latent_dim=2),
     MirroredAEDetector(max_epochs=2, batch_size=32, hidden_layer_sizes=(8,), critic_hidden_layer_sizes=(8,),
                        latent_dim=2, warmup_epochs=0, n_critic=1),

@@ -1,7 +1,8 @@
 """The detectors: one module per method."""
 
+from .ama import AMADetector
 from .autoencoder import AutoEncoderDetector
 from .mirrored_ae import MirroredAEDetector
 from .omasgan import OMASGANDetector
 
-__all__ = ["AutoEncoderDetector", "MirroredAEDetector", "OMASGANDetector"]
+__all__ = ["AMADetector", "AutoEncoderDetector", "MirroredAEDetector", "OMASGANDetector"]

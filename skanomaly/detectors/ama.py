@@ -1,0 +1,658 @@
+"""Adversarial Mirrored AutoEncoder (AMA): mirrored Wasserstein critic, simplex interpolation, A-score."""
+
+import math
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from scipy.special import log_ndtr
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+from torch import nn
+from torch.nn.utils import parametrize
+
+from ..base import BaseDetector, DetectorNet
+from ..nn import ACTIVATIONS, PairCritic, gradient_penalty, make_critic, make_decoder, make_encoder, simplex_interpolate
+from .autoencoder import resolve_latent_dim
+
+__all__ = ["AMADetector"]
+
+_TERMS = ("critic_loss", "mirror", "interp", "negative", "latent_norm", "gradient_penalty")
+
+
+class _MarginalCritic(nn.Module):
+    """Critic of single samples with the pair interface: ``D(x, x') = D(x')`` (the ``mirrored=False`` ablation).
+
+    ``D(x, x) - D(x, G(E(x)))`` then becomes ``D(x) - D(G(E(x)))``, the plain Wasserstein estimate between the
+    data and the reconstructions (their marginals), and the R-score ``||f(x) - f(G(E(x)))||_1``.
+    """
+
+    def __init__(self, n_features, **kwargs):
+        super().__init__()
+        self.net = make_critic(n_features, **kwargs)
+
+    def features(self, x, x_other):
+        return self.net.features(x_other)
+
+    def forward(self, x, x_other):
+        return self.net(x_other).squeeze(1)
+
+
+class _AMAModule(nn.Module):
+    """Container of the three networks: ``encoder`` E, ``decoder`` (generator) G and pair ``critic`` D."""
+
+    def __init__(self, encoder, decoder, critic):
+        super().__init__()
+        self.encoder = encoder
+        self.decoder = decoder
+        self.critic = critic
+
+    def forward(self, x):
+        return self.decoder(self.encoder(x))
+
+    def r_score(self, x):
+        """``||f(x, x) - f(x, G(E(x)))||_1`` per sample, ``f`` the critic's penultimate features."""
+        reconstruction = self.decoder(self.encoder(x))
+        difference = self.critic.features(x, x) - self.critic.features(x, reconstruction)
+        return difference.abs().reshape(x.shape[0], -1).sum(dim=1)
+
+
+class _AMANet(DetectorNet):
+    """Trains an :class:`_AMAModule`: ``n_critic`` critic steps, then one encoder/generator step per batch.
+
+    Parameters
+    ----------
+    module : _AMAModule
+    config : dict
+        Resolved hyperparameters of :class:`AMADetector` (weights, switches, schedule).
+    negatives : torch.Tensor or None
+        Known anomalies (semi-supervised mode), used as negatives instead of synthetic ones.
+    **kwargs
+        Passed to :class:`~skanomaly.base.DetectorNet`.
+    """
+
+    def __init__(self, module, *, config, negatives=None, **kwargs):
+        super().__init__(module, loss_terms=_TERMS, **kwargs)
+        self.config = config
+        self.negatives = negatives
+
+    def initialize_optimizer(self, triggered_directly=None):
+        c = self.config
+        module = self.module_
+        self.optimizer_ = torch.optim.Adam(module.decoder.parameters(), lr=c["lr"], betas=c["betas"])
+        self.encoder_optimizer_ = torch.optim.Adam(module.encoder.parameters(), lr=c["lr"], betas=c["encoder_betas"])
+        self.critic_optimizer_ = torch.optim.Adam(module.critic.parameters(), lr=c["lr"], betas=c["betas"])
+        return self
+
+    def on_epoch_end(self, net, dataset_train=None, dataset_valid=None, **kwargs):
+        """Step decay of every learning rate: ``lr * lr_decay ** (number of milestones reached)``."""
+        super().on_epoch_end(net, dataset_train=dataset_train, dataset_valid=dataset_valid, **kwargs)
+        c = self.config
+        done = len(self.history)
+        lr = c["lr"] * c["lr_decay"] ** sum(done >= m for m in c["milestones"])
+        for optimizer in (self.optimizer_, self.encoder_optimizer_, self.critic_optimizer_):
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+
+    # ------------------------------------------------------------------------------------------- negatives
+    def _negatives(self, x, codes):
+        """Negatives of this step (detached), or None: known anomalies, else atypical samples after warm-up."""
+        c = self.config
+        n = x.shape[0]
+        if self.negatives is not None:
+            rows = torch.randint(self.negatives.shape[0], (n,), device=self.negatives.device)
+            return self.negatives[rows].to(x.device)
+        if c["atypical_selection"] is None or len(self.history) <= c["warmup_epochs"]:
+            return None
+        radius = c["shell_radius"]
+        if radius == "sqrt_dim":
+            radius = math.sqrt(codes.shape[1])
+        elif radius == "median_norm":
+            radius = float(codes.detach().norm(dim=1).median())
+        if c["atypical_selection"] == "inward":
+            low, high = max(radius - c["delta"], 0.0), radius
+        else:
+            low, high = radius, radius + c["delta"]
+        direction = torch.randn(n, codes.shape[1], device=x.device)
+        direction = direction / direction.norm(dim=1, keepdim=True).clamp_min(1e-12)
+        norms = low + (high - low) * torch.rand(n, 1, device=x.device)
+        decoder = self.module_.decoder
+        decoder.eval()  # keep BatchNorm statistics of the generator to the data
+        with torch.no_grad():
+            negatives = decoder(direction * norms)
+        decoder.train()
+        return negatives
+
+    # ---------------------------------------------------------------------------------------------- step
+    def _gaps(self, x, reconstruction, interpolation, index, negatives, negative_reconstruction):
+        """Mirror gaps from ONE critic call: batch means for normals and interpolations, per negative row.
+
+        ``D(x_j, x_j)`` of the interpolation term equals ``D(x, x)`` averaged over a permutation of the batch,
+        so the mirrored pairs of the batch are scored once.
+        """
+        n = x.shape[0]
+        lefts, rights = [x, x], [x, reconstruction]
+        if index is not None:
+            k = index.shape[1]
+            lefts += [x[index[:, j]] for j in range(k)]
+            rights += [interpolation] * k
+        if negatives is not None:
+            lefts += [negatives, negatives]
+            rights += [negatives, negative_reconstruction]
+        values = self.module_.critic(torch.cat(lefts), torch.cat(rights))
+        mirrored = values[:n].mean()
+        mirror = mirrored - values[n:2 * n].mean()
+        end = 2 * n
+        interp = negative = values.new_zeros(())
+        if index is not None:
+            interp = mirrored - values[end:end + k * n].mean()
+            end += k * n
+        if negatives is not None:
+            m = negatives.shape[0]
+            negative = values[end:end + m] - values[end + m:end + 2 * m]
+        return mirror, interp, negative
+
+    def train_step_terms(self, X, y):
+        c = self.config
+        module = self.module_
+        encoder, decoder, critic = module.encoder, module.decoder, module.critic
+        k = c["n_interp"]
+
+        codes = encoder(X)
+        weights = index = interpolation = negative_reconstruction = None
+        with torch.no_grad():
+            reconstruction = decoder(codes)
+            if k > 1:
+                mixed, weights, index = simplex_interpolate(codes, k, method="uniform", high=c["interp_high"])
+                interpolation = decoder(mixed)
+        negatives = self._negatives(X, codes)
+        if negatives is not None:
+            with torch.no_grad():
+                negative_reconstruction = decoder(encoder(negatives))
+
+        # Critic: maximise the mirrored gaps (minus the gradient penalty), n_critic steps on this batch. The
+        # penalty covers every pair the critic compares: (x, x) -> (x, x_hat), interpolations, negatives.
+        penalty = X.new_zeros(())
+        if c["gp_weight"] > 0:
+            lefts, rights = [X], [reconstruction]
+            if k > 1:
+                lefts += [X[index[:, j]] for j in range(k)]
+                rights += [interpolation] * k
+            if negatives is not None:
+                lefts.append(negatives)
+                rights.append(negative_reconstruction)
+            lefts, rights = torch.cat(lefts), torch.cat(rights)
+        for _ in range(c["n_critic"]):
+            self.critic_optimizer_.zero_grad()
+            with parametrize.cached():  # one spectral-norm power iteration per step, shared by all calls
+                mirror, interp, negative = self._gaps(X, reconstruction, interpolation, index, negatives,
+                                                      negative_reconstruction)
+                gain = mirror + c["lambda_inter"] * interp - c["lambda_neg"] * negative.mean()
+                if c["gp_weight"] > 0:
+                    penalty = gradient_penalty(lambda u: critic(lefts, u), lefts, rights)
+                critic_loss = -gain + c["gp_weight"] * penalty
+                critic_loss.backward()
+            self.critic_optimizer_.step()
+
+        # Encoder and generator: one step on the same objective (the critic frozen), plus compact codes.
+        critic.requires_grad_(False)
+        self.optimizer_.zero_grad()
+        self.encoder_optimizer_.zero_grad()
+        interpolation = negative_reconstruction = None
+        if k > 1:
+            interpolation = decoder(torch.einsum("nk,nkd->nd", weights, codes[index]))
+        if negatives is not None:
+            negative_reconstruction = decoder(encoder(negatives))
+        with parametrize.cached():
+            mirror, interp, negative = self._gaps(X, decoder(codes), interpolation, index, negatives,
+                                                  negative_reconstruction)
+        negative = negative.mean()
+        latent_norm = codes.norm(dim=1).mean()
+        loss = mirror + c["lambda_inter"] * interp - c["lambda_neg"] * negative + c["lambda_reg"] * latent_norm
+        loss.backward()
+        self.optimizer_.step()
+        self.encoder_optimizer_.step()
+        critic.requires_grad_(True)
+        return {"loss": loss, "critic_loss": critic_loss, "mirror": mirror, "interp": interp,
+                "negative": negative,
+                "latent_norm": latent_norm, "gradient_penalty": penalty}
+
+    def anomaly_score(self, X):
+        return self.module_.r_score(X)
+
+
+def _resolve_schedule(max_epochs, warmup_epochs, lr_milestones):
+    """Warm-up epochs (``"auto"``: 10 % of ``max_epochs``) and the epochs after which learning rates decay."""
+    warmup = int(round(0.1 * max_epochs)) if warmup_epochs == "auto" else int(warmup_epochs)
+    milestones = sorted(max(1, int(round(m * max_epochs))) for m in lr_milestones)
+    return warmup, milestones
+
+
+class AMADetector(BaseDetector):
+    r"""Adversarial Mirrored AutoEncoder (AMA) anomaly detector.
+
+    Somepalli, Wu, Balaji, Vinzamuri, Feizi, "Unsupervised Anomaly Detection with Adversarial Mirrored
+    AutoEncoders", UAI 2021. An encoder :math:`E` and a generator (decoder) :math:`G` are trained against a
+    Wasserstein critic :math:`D` that sees *pairs*: it tells the mirrored pair :math:`(x, x)` from the
+    reconstruction pair :math:`(x, G(E(x)))`, which forces reconstructions that are semantically, not just
+    pixel-wise, close to the input. Samples are scored with the critic's penultimate features :math:`f`.
+
+    **Training objective.** With :math:`\hat x = G(E(x))` and the mirror gap
+    :math:`M(x, x') = D(x, x) - D(x, x')`, per batch:
+
+    .. math::
+
+        L_{mir} &= \mathbb{E}_x\, M(x, \hat x) \\
+        L_{int} &= \mathbb{E}\, \tfrac1k \textstyle\sum_{j=1}^{k} M\big(x_j, G(\sum_i \alpha_i E(x_i))\big),
+            \quad \alpha_i \sim U[0, 0.5] \text{ normalised to sum 1 (simplex interpolation, } k
+            = \texttt{n\_interp}) \\
+        L_{neg} &= \mathbb{E}_{x^-}\, M(x^-, G(E(x^-))) \quad \text{(negatives } x^-\text{)} \\
+        L_{reg} &= \mathbb{E}_x\, \lVert E(x) \rVert_2
+
+    The paper's objective is the saddle point :math:`\min_{E,G} \max_D L` of
+    :math:`L = L_{mir} + \lambda_{inter} L_{int} - \lambda_{neg} L_{neg} + \lambda_{reg} L_{reg}`.
+    The encoder and generator take one Adam step on :math:`L` per batch (recorded as ``train_loss``); before
+    it, the critic takes ``n_critic`` Adam steps on the same batch that minimise ``critic_loss``
+    :math:`= -(L_{mir} + \lambda_{inter} L_{int} - \lambda_{neg} L_{neg}) + \lambda_{gp} GP`, where ``GP`` is the
+    WGAN-GP penalty of :math:`u \mapsto D(x, u)` on segments between
+    :math:`x` and the second member of every pair the critic compares (:math:`\hat x`, the interpolations, the
+    negatives' reconstructions) (``gp_weight``; ``spectral_norm=True`` adds spectral normalisation).
+    Because the Lipschitz critics form a symmetric class, the minus sign makes the critic score the negatives'
+    pairs with the *reversed* orientation (reconstructed pairs high, mirrored pairs low), while the
+    encoder/generator still reconstruct negatives well in that critic's eyes. The negatives thus shape the
+    critic and its features: samples like them get atypically *low* R-scores, which the two-sided A-score flags
+    (with known anomalies, the A-score separated them while the R-score ranked them as the most normal rows).
+    A variant in which the critic separates negatives' pairs like normal ones and the encoder/generator
+    maximise their gap is unbounded (it diverged within 20 epochs on synthetic data) and is not offered.
+
+    **Negatives.** ``atypical_selection="inward"`` (default) / ``"outward"``: after ``warmup_epochs``, each
+    step decodes as many latent codes as the batch has rows, drawn with uniform directions and norms uniform in
+    :math:`[r - \delta, r]` (inward) or :math:`[r, r + \delta]` (outward), :math:`r = \sqrt{d}` (``shell_radius``);
+    ``None`` disables them. **Semi-supervised mode** (``semi_supervised=True``): ``fit(X, y)`` with labels
+    ``y`` (1 = anomaly, 0 = normal) trains on the normal rows only and draws the negatives of every step (from
+    the first epoch) from the rows with ``y == 1`` (as many as the batch has rows, with replacement) instead
+    of synthetic ones. With ``semi_supervised=False``, ``y`` is ignored, as scikit-learn requires.
+
+    **Scores.** The R-score :math:`R(x) = \lVert f(x, x) - f(x, G(E(x))) \rVert_1`; after training, its mean
+    :math:`\mu` and standard deviation :math:`\sigma` on the (normal) training rows are stored. The A-score
+    is the two-sided Gaussian tail probability :math:`A(x) = 2\,\Phi(-|R(x) - \mu| / \sigma)`, so R-scores
+    atypically high *or* low are anomalous; it ranks samples as the Gaussian density of :math:`R(x)` does.
+    ``score_samples`` returns :math:`\log A(x)` (``score_type="a_score"``, default) or :math:`-R(x)`
+    (``score_type="r_score"``). Scoring never depends on the batch size (no BatchNorm in the critic, eval
+    mode, float64). The paper's model selection with labelled anomalies is not reproduced: the last epoch is
+    kept.
+
+    **Ablations** (each a parameter): ``mirrored=False`` (critic on single samples: plain Wasserstein between
+    the data and the reconstructions), ``n_interp=1`` (no interpolation), ``atypical_selection=None``
+    (no negatives), ``score_type="r_score"`` (R-score instead of A-score), ``lambda_reg=0`` (no latent
+    regulariser).
+
+    **Optimisation** (supplement): Adam, ``lr=3e-4``, betas ``(0, 0.9)`` for G and D and ``(0.5, 0.9)`` for E;
+    every learning rate is multiplied by ``lr_decay=0.1`` after the fractions ``lr_milestones=(0.3, 0.6, 0.9)``
+    of ``max_epochs`` (30/60/90 of 100 epochs).
+
+    Tabular rows use MLPs (scale them first, e.g. ``make_pipeline(StandardScaler(), AMADetector())``);
+    images (``image_shape`` set, or 3-D/4-D input) use a DCGAN-style conv encoder/generator and a conv pair
+    critic (``2C`` channels, no BatchNorm).
+
+    Parameters
+    ----------
+    latent_dim : int or "auto", default="auto"
+        Code width :math:`d`. ``"auto"``: 32 for images, ``clip(n_features // 4, 2, 32)`` for tabular rows.
+    hidden_layer_sizes : tuple of int, default=(64,)
+        Hidden widths of the MLP encoder, input side first.
+    decoder_hidden_layer_sizes : tuple of int or None, default=None
+        Hidden widths of the MLP generator, input (code) side *last* as for the encoder; ``None`` mirrors the
+        encoder. E.g. KDD99's generator 32-64-128-121 is ``(128, 64)``.
+    critic_hidden_layer_sizes : tuple of int, default=(64, 64)
+        Hidden widths of the MLP pair critic; the last one is the width of the features :math:`f`.
+    activation : str, default="leaky_relu"
+        Hidden activation of every MLP.
+    out_activation : {"sigmoid", "tanh"} or None, default=None
+        Output activation of the generator (``None``: linear).
+    base_channels : int, default=32
+        Channels of the first conv stage of every conv net (images only).
+    mirrored : bool, default=True
+        Mirrored pair critic; ``False`` is the ablation with a critic on single samples.
+    n_interp : int, default=3
+        Codes per simplex interpolation :math:`k`; 1 disables the interpolation term.
+    interp_high : float, default=0.5
+        Upper bound of the uniform draws of the simplex weights.
+    lambda_inter : float, default=0.5
+        Weight of the interpolation term.
+    lambda_reg : float, default=1.0
+        Weight of the latent norm regulariser.
+    atypical_selection : {"inward", "outward"} or None, default="inward"
+        Synthetic negatives from inside or outside the latent shell, or none.
+    shell_radius : "sqrt_dim", "median_norm" or float, default="sqrt_dim"
+        Radius :math:`r` of the shell: :math:`\sqrt{d}` (paper), the median code norm of the batch, or a value.
+    delta : float, default=0.5
+        Width :math:`\delta` of the shell.
+    lambda_neg : float, default=5.0
+        Weight of the negatives' term.
+    warmup_epochs : int or "auto", default="auto"
+        Epochs without synthetic negatives; ``"auto"`` is ``round(0.1 * max_epochs)`` (10 of 100 epochs).
+    semi_supervised : bool, default=False
+        Use the anomalies labelled in ``y`` as negatives (see above).
+    score_type : {"a_score", "r_score"}, default="a_score"
+        What :meth:`score_samples` returns: the log A-score or minus the R-score.
+    n_critic : int, default=5
+        Critic steps per encoder/generator step.
+    spectral_norm : bool, default=False
+        Spectral normalisation of the critic's layers (on top of, or instead of, the gradient penalty).
+    gp_weight : float, default=10.0
+        Weight of the gradient penalty; 0 disables it. The default Lipschitz control is the gradient penalty
+        alone: on Thyroid, spectral normalisation (alone or added) gave a weaker critic and worse scores on
+        held-out training normals vs. synthetic uniform anomalies (no anomaly labels used to choose).
+    lr : float, default=3e-4
+        Adam learning rate of all three networks.
+    betas : tuple of float, default=(0.0, 0.9)
+        Adam betas of the generator and the critic.
+    encoder_betas : tuple of float, default=(0.5, 0.9)
+        Adam betas of the encoder.
+    lr_milestones : tuple of float, default=(0.3, 0.6, 0.9)
+        Fractions of ``max_epochs`` after which the learning rates are multiplied by ``lr_decay``.
+    lr_decay : float, default=0.1
+        Factor of each learning-rate decay.
+    max_epochs : int, default=100
+        Training epochs (paper). The paper keeps the epoch that scores best on labelled anomalies; here the last
+        epoch is kept. Few epochs on a small data set leave few steps before the first decay: prefer more
+        epochs (or later ``lr_milestones``) to fewer.
+    batch_size : int, default=64
+        Mini-batch size for training and scoring.
+    contamination : float in (0, 0.5], default=0.1
+        Expected outlier share of the training data; sets ``offset_`` for :meth:`predict`.
+    image_shape : tuple of int or None, default=None
+        ``(C, H, W)`` of flattened image rows, to use conv nets.
+    device : str, default="auto"
+    random_state : int, RandomState instance or None, default=None
+    verbose : int, default=0
+
+    Attributes
+    ----------
+    net_ : skorch.NeuralNet
+        The fitted net; ``net_.module_`` holds ``encoder``, ``decoder`` and ``critic``.
+    latent_dim_ : int
+    warmup_epochs_ : int
+        Warm-up epochs used.
+    lr_milestones_ : list of int
+        Epochs after which the learning rates were multiplied by ``lr_decay``.
+    r_score_mean_, r_score_std_ : float
+        Mean and standard deviation of the training R-scores (normal rows), used by the A-score.
+    offset_ : float
+        Threshold on :meth:`score_samples`: the ``100 * contamination`` percentile of the training scores.
+    history_ : pandas.DataFrame
+        Per-epoch means of ``train_loss`` (:math:`L_{EG}`), ``critic_loss``, ``mirror``, ``interp``,
+        ``negative``, ``latent_norm`` and ``gradient_penalty`` (0 where a term is switched off).
+    n_epochs_ : int
+    device_ : torch.device
+    image_shape_ : tuple of int or None
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+
+    See Also
+    --------
+    skanomaly.detectors.AutoEncoderDetector : plain autoencoder baseline.
+    skanomaly.detectors.MirroredAEDetector : mirrored autoencoder with simplex interpolation.
+
+    Examples
+    --------
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from skanomaly.datasets import load_thyroid
+    >>> from skanomaly.detectors.ama import AMADetector
+    >>> X, y = load_thyroid(return_X_y=True)
+    >>> model = make_pipeline(StandardScaler(), AMADetector(latent_dim=4, hidden_layer_sizes=(12,),
+    ...                                                     max_epochs=2, n_critic=1, random_state=0))
+    >>> scores = model.fit(X[y == 0][:500]).score_samples(X)  # higher = more normal
+    >>> scores.shape
+    (3772,)
+    """
+
+    _parameter_constraints: dict = {
+        **BaseDetector._parameter_constraints,
+        "latent_dim": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        "hidden_layer_sizes": [tuple],
+        "decoder_hidden_layer_sizes": [tuple, None],
+        "critic_hidden_layer_sizes": [tuple],
+        "activation": [StrOptions(set(ACTIVATIONS))],
+        "out_activation": [StrOptions({"sigmoid", "tanh"}), None],
+        "base_channels": [Interval(Integral, 1, None, closed="left")],
+        "mirrored": ["boolean"],
+        "n_interp": [Interval(Integral, 1, None, closed="left")],
+        "interp_high": [Interval(Real, 0, None, closed="neither")],
+        "lambda_inter": [Interval(Real, 0, None, closed="left")],
+        "lambda_reg": [Interval(Real, 0, None, closed="left")],
+        "atypical_selection": [StrOptions({"inward", "outward"}), None],
+        "shell_radius": [StrOptions({"sqrt_dim", "median_norm"}), Interval(Real, 0, None, closed="neither")],
+        "delta": [Interval(Real, 0, None, closed="neither")],
+        "lambda_neg": [Interval(Real, 0, None, closed="left")],
+        "warmup_epochs": [Interval(Integral, 0, None, closed="left"), StrOptions({"auto"})],
+        "semi_supervised": ["boolean"],
+        "score_type": [StrOptions({"a_score", "r_score"})],
+        "n_critic": [Interval(Integral, 1, None, closed="left")],
+        "spectral_norm": ["boolean"],
+        "gp_weight": [Interval(Real, 0, None, closed="left")],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "betas": [tuple],
+        "encoder_betas": [tuple],
+        "lr_milestones": [tuple],
+        "lr_decay": [Interval(Real, 0, 1, closed="right")],
+        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+    }
+
+    def __init__(
+        self,
+        *,
+        latent_dim="auto",
+        hidden_layer_sizes=(64,),
+        decoder_hidden_layer_sizes=None,
+        critic_hidden_layer_sizes=(64, 64),
+        activation="leaky_relu",
+        out_activation=None,
+        base_channels=32,
+        mirrored=True,
+        n_interp=3,
+        interp_high=0.5,
+        lambda_inter=0.5,
+        lambda_reg=1.0,
+        atypical_selection="inward",
+        shell_radius="sqrt_dim",
+        delta=0.5,
+        lambda_neg=5.0,
+        warmup_epochs="auto",
+        semi_supervised=False,
+        score_type="a_score",
+        n_critic=5,
+        spectral_norm=False,
+        gp_weight=10.0,
+        lr=3e-4,
+        betas=(0.0, 0.9),
+        encoder_betas=(0.5, 0.9),
+        lr_milestones=(0.3, 0.6, 0.9),
+        lr_decay=0.1,
+        max_epochs=100,
+        batch_size=64,
+        contamination=0.1,
+        image_shape=None,
+        device="auto",
+        random_state=None,
+        verbose=0,
+    ):
+        self.latent_dim = latent_dim
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.decoder_hidden_layer_sizes = decoder_hidden_layer_sizes
+        self.critic_hidden_layer_sizes = critic_hidden_layer_sizes
+        self.activation = activation
+        self.out_activation = out_activation
+        self.base_channels = base_channels
+        self.mirrored = mirrored
+        self.n_interp = n_interp
+        self.interp_high = interp_high
+        self.lambda_inter = lambda_inter
+        self.lambda_reg = lambda_reg
+        self.atypical_selection = atypical_selection
+        self.shell_radius = shell_radius
+        self.delta = delta
+        self.lambda_neg = lambda_neg
+        self.warmup_epochs = warmup_epochs
+        self.semi_supervised = semi_supervised
+        self.score_type = score_type
+        self.n_critic = n_critic
+        self.spectral_norm = spectral_norm
+        self.gp_weight = gp_weight
+        self.lr = lr
+        self.betas = betas
+        self.encoder_betas = encoder_betas
+        self.lr_milestones = lr_milestones
+        self.lr_decay = lr_decay
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.contamination = contamination
+        self.image_shape = image_shape
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def fit(self, X, y=None):
+        """Fit the detector on (mostly) normal data.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), or images of shape (n_samples, H, W) or
+            (n_samples, C, H, W)
+            Training data.
+        y : array-like of shape (n_samples,) or None, default=None
+            With ``semi_supervised=True``: labels, 1 = known anomaly (used as a negative, not trained on as
+            normal data), 0 = normal. Ignored otherwise.
+
+        Returns
+        -------
+        self : object
+            The fitted detector.
+        """
+        return super().fit(X, y)
+
+    # ---------------------------------------------------------------------------------------------- fitting
+    def _check_pair(self, name):
+        value = getattr(self, name)
+        if len(value) != 2 or not all(isinstance(b, Real) and 0 <= b < 1 for b in value):
+            raise ValueError(f"{name} must be a pair of floats in [0, 1), got {value!r}.")
+        return tuple(float(b) for b in value)
+
+    def _check_sizes(self, name, allow_empty):
+        value = getattr(self, name)
+        if value is None:
+            return None
+        if (not allow_empty and len(value) == 0) or not all(
+            isinstance(h, Integral) and not isinstance(h, bool) and h >= 1 for h in value
+        ):
+            raise ValueError(f"{name} must be a tuple of positive ints{'' if allow_empty else ' (at least one)'}, "
+                             f"got {value!r}.")
+        return tuple(int(h) for h in value)
+
+    def _split_semi_supervised(self, X, y):
+        """Normal-row mask of the training data (all rows unless semi-supervised)."""
+        if not self.semi_supervised:
+            return np.ones(X.shape[0], dtype=bool)
+        if y is None:
+            raise ValueError("semi_supervised=True needs labels: call fit(X, y) with y = 1 for known anomalies, "
+                             "0 for normal rows.")
+        y = np.asarray(y)
+        if y.ndim != 1 or y.shape[0] != X.shape[0]:
+            raise ValueError(f"y must be 1-D with one label per row of X ({X.shape[0]}), got shape {y.shape}.")
+        if not np.all(np.isin(y, (0, 1))):
+            raise ValueError(f"y must hold 0 (normal) and 1 (anomaly) only, got values {np.unique(y)[:10]!r}.")
+        normal = y == 0
+        if normal.sum() < 2:
+            raise ValueError(f"semi_supervised=True needs at least 2 normal rows (y == 0), got {normal.sum()}.")
+        if normal.all():
+            raise ValueError("semi_supervised=True but y marks no anomaly (no y == 1): pass known anomalies, or "
+                             "use semi_supervised=False for synthetic negatives.")
+        return normal
+
+    def _fit_networks(self, X, y, seed):
+        hidden = self._check_sizes("hidden_layer_sizes", allow_empty=True)
+        decoder_hidden = self._check_sizes("decoder_hidden_layer_sizes", allow_empty=True)
+        critic_hidden = self._check_sizes("critic_hidden_layer_sizes", allow_empty=False)
+        betas = self._check_pair("betas")
+        encoder_betas = self._check_pair("encoder_betas")
+        if not all(isinstance(m, Real) and 0 < m <= 1 for m in self.lr_milestones):
+            raise ValueError(f"lr_milestones must be fractions of max_epochs in (0, 1], got {self.lr_milestones!r}.")
+        normal = self._split_semi_supervised(X, y)
+
+        n_features = X.shape[1]
+        self.latent_dim_ = resolve_latent_dim(self.latent_dim, n_features, self.image_shape_)
+        self.warmup_epochs_, self.lr_milestones_ = _resolve_schedule(self.max_epochs, self.warmup_epochs,
+                                                                     self.lr_milestones)
+        arch = dict(image_shape=self.image_shape_, base_channels=self.base_channels, activation=self.activation)
+        encoder = make_encoder(n_features, self.latent_dim_, hidden_layer_sizes=hidden, **arch)
+        decoder_sizes = hidden if decoder_hidden is None else decoder_hidden
+        decoder = make_decoder(self.latent_dim_, n_features, hidden_layer_sizes=decoder_sizes,
+                               out_activation=self.out_activation, **arch)
+        critic_kwargs = dict(hidden_layer_sizes=critic_hidden, spectral_norm=self.spectral_norm, **arch)
+        if self.mirrored:
+            critic = PairCritic(n_features, **critic_kwargs)
+        else:
+            critic = _MarginalCritic(n_features, **critic_kwargs)
+        config = {
+            "lr": float(self.lr),
+            "betas": betas,
+            "encoder_betas": encoder_betas,
+            "lr_decay": float(self.lr_decay),
+            "milestones": self.lr_milestones_,
+            "n_critic": int(self.n_critic),
+            "gp_weight": float(self.gp_weight),
+            "n_interp": int(self.n_interp),
+            "interp_high": float(self.interp_high),
+            "lambda_inter": float(self.lambda_inter),
+            "lambda_reg": float(self.lambda_reg),
+            "lambda_neg": float(self.lambda_neg),
+            "atypical_selection": self.atypical_selection,
+            "shell_radius": self.shell_radius if isinstance(self.shell_radius, str) else float(self.shell_radius),
+            "delta": float(self.delta),
+            "warmup_epochs": self.warmup_epochs_,
+        }
+        negatives = None
+        if not normal.all():
+            negatives = torch.tensor(X[~normal], dtype=torch.float32, device=self.device_)
+        n_train = int(normal.sum())
+        # A last batch of one row would break BatchNorm in training mode (conv encoder/generator): drop it.
+        drop_last = n_train > self.batch_size and n_train % self.batch_size == 1
+        self.net_ = _AMANet(_AMAModule(encoder, decoder, critic), config=config, negatives=negatives,
+                            max_epochs=self.max_epochs,
+                            **self._net_kwargs(seed, iterator_train__drop_last=drop_last))
+        self.net_.fit(X[normal].astype("float32"))
+        self.net_.negatives = None  # the known anomalies are not part of the fitted model
+        self._normal_rows = normal  # read (and removed) by _fit_score_statistics
+
+    def _fit_score_statistics(self, X):
+        normal = getattr(self, "_normal_rows", None)
+        if normal is not None:
+            del self._normal_rows
+            X = X[normal]
+        r_scores = self._batched(self.net_.anomaly_score, X)
+        self.r_score_mean_ = float(np.mean(r_scores))
+        self.r_score_std_ = float(max(np.std(r_scores), 1e-12))
+
+    # ---------------------------------------------------------------------------------------------- scoring
+    def r_score(self, X):
+        """R-score of each sample, ``||f(x, x) - f(x, G(E(x)))||_1`` (higher = more anomalous).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or images
+
+        Returns
+        -------
+        r_scores : ndarray of shape (n_samples,)
+        """
+        check_is_fitted(self)
+        return self._batched(self.net_.anomaly_score, self._validate_X(X, reset=False))
+
+    def _score_samples(self, X):
+        r_scores = self._batched(self.net_.anomaly_score, X)
+        if self.score_type == "r_score":
+            return -r_scores
+        z = np.abs(r_scores - self.r_score_mean_) / self.r_score_std_
+        return math.log(2.0) + log_ndtr(-z)

@@ -1,0 +1,241 @@
+"""AMADetector: it learns, its scores are reproducible, every ablation switch changes the training."""
+
+import math
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from scipy.special import log_ndtr
+from sklearn.metrics import roc_auc_score
+
+from skanomaly.detectors.ama import AMADetector, _resolve_schedule
+
+# Small and fast: these tests check behaviour, not benchmark quality.
+FAST = dict(hidden_layer_sizes=(16,), critic_hidden_layer_sizes=(16,), latent_dim=3, n_critic=1,
+            spectral_norm=True, gp_weight=0.0, batch_size=32, device="cpu")
+
+
+def _normal_rows(n, seed=0):
+    return np.random.RandomState(seed).normal(size=(n, 8))
+
+
+def _encoder_vector(det):
+    return torch.cat([p.detach().flatten() for p in det.net_.module_.encoder.parameters()])
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    X = _normal_rows(96)
+    return AMADetector(max_epochs=2, warmup_epochs=0, random_state=0, **FAST).fit(X), X
+
+
+def test_learns_to_separate_shifted_rows(blobs):
+    X_train, X_test, y_test = blobs
+    det = AMADetector(max_epochs=8, random_state=0, **{**FAST, "n_critic": 2}).fit(X_train)
+    assert roc_auc_score(y_test, det.anomaly_score(X_test)) >= 0.9
+    assert roc_auc_score(y_test, det.r_score(X_test)) >= 0.9
+
+
+def test_learns_a_subspace_with_the_mirrored_loss():
+    # Normal rows lie near a 2-D plane of R^8; anomalies have the same per-feature spread but leave the plane, so
+    # only a model that learned to reconstruct the plane separates them (an untrained one does not).
+    rng = np.random.RandomState(0)
+    plane = rng.normal(size=(2, 8)) / np.sqrt(2)
+
+    def near_plane(n):
+        return rng.normal(size=(n, 2)) @ plane + 0.05 * rng.normal(size=(n, 8))
+
+    X_train = near_plane(400)
+    X_test = np.vstack([near_plane(100), rng.normal(size=(100, 8)) * X_train.std(axis=0)])
+    y_test = np.r_[np.zeros(100), np.ones(100)]
+    mirror_only = dict(atypical_selection=None, n_interp=1, lambda_reg=0.0, lr=1e-3, lr_milestones=(1.0,),
+                       latent_dim=3, random_state=0, device="cpu")
+    trained = AMADetector(max_epochs=40, **mirror_only).fit(X_train)
+    untrained = AMADetector(max_epochs=1, **mirror_only).fit(X_train)
+    assert roc_auc_score(y_test, trained.anomaly_score(X_test)) >= 0.95
+    assert roc_auc_score(y_test, untrained.anomaly_score(X_test)) < 0.8
+    assert trained.history_["mirror"].iloc[-1] < trained.history_["mirror"].max() / 2
+
+
+def test_scores_do_not_depend_on_batch_size(fitted):
+    det, X = fitted
+    reference = det.score_samples(X)
+    for batch_size in (1, 7, 500):
+        det.set_params(batch_size=batch_size)
+        np.testing.assert_allclose(det.score_samples(X), reference, rtol=1e-10, atol=0)
+    det.set_params(batch_size=FAST["batch_size"])
+
+
+def test_same_random_state_same_scores(fitted):
+    det, X = fitted
+    again = AMADetector(max_epochs=2, warmup_epochs=0, random_state=0, **FAST).fit(X)
+    np.testing.assert_array_equal(again.score_samples(X), det.score_samples(X))
+    other = AMADetector(max_epochs=2, warmup_epochs=0, random_state=1, **FAST).fit(X)
+    assert not np.allclose(other.score_samples(X), det.score_samples(X))
+
+
+def test_pickle_round_trip_keeps_scores(fitted):
+    det, X = fitted
+    loaded = pickle.loads(pickle.dumps(det))
+    np.testing.assert_array_equal(loaded.score_samples(X), det.score_samples(X))
+
+
+def test_history_records_every_term(fitted):
+    det, _ = fitted
+    for column in ("train_loss", "critic_loss", "mirror", "interp", "negative", "latent_norm", "gradient_penalty"):
+        assert column in det.history_
+    assert len(det.history_) == det.n_epochs_ == 2
+    # default switches: interpolation and (warm-up 0) synthetic negatives are active, no gradient penalty here
+    assert (det.history_["interp"] != 0).all() and (det.history_["negative"] != 0).all()
+    assert (det.history_["gradient_penalty"] == 0).all()
+
+
+@pytest.mark.parametrize(
+    "switch, zero_column",
+    [
+        ({"mirrored": False}, None),
+        ({"n_interp": 1}, "interp"),
+        ({"n_interp": 2}, None),
+        ({"atypical_selection": None}, "negative"),
+        ({"atypical_selection": "outward"}, None),
+        ({"shell_radius": "median_norm"}, None),
+        ({"lambda_reg": 0.0}, None),
+        ({"gp_weight": 1.0}, None),
+        ({"spectral_norm": False}, None),
+    ],
+)
+def test_every_ablation_switch_changes_the_training(fitted, switch, zero_column):
+    det, X = fitted
+    ablated = AMADetector(max_epochs=2, warmup_epochs=0, random_state=0, **{**FAST, **switch}).fit(X)
+    assert not torch.allclose(_encoder_vector(ablated), _encoder_vector(det))
+    assert not np.allclose(ablated.score_samples(X), det.score_samples(X))
+    if zero_column is not None:
+        assert (ablated.history_[zero_column] == 0).all()
+
+
+def test_warmup_delays_the_synthetic_negatives():
+    det = AMADetector(max_epochs=4, warmup_epochs=2, random_state=0, **FAST).fit(_normal_rows(64))
+    negative = det.history_["negative"].to_numpy()
+    assert np.all(negative[:2] == 0) and np.all(negative[2:] != 0)
+
+
+@pytest.mark.parametrize(
+    "max_epochs, warmup, milestones",
+    [(100, 10, [30, 60, 90]), (10, 1, [3, 6, 9]), (30, 3, [9, 18, 27]), (2, 0, [1, 1, 2])],
+)
+def test_schedule_scales_with_max_epochs(max_epochs, warmup, milestones):
+    assert _resolve_schedule(max_epochs, "auto", (0.3, 0.6, 0.9)) == (warmup, milestones)
+    assert _resolve_schedule(max_epochs, 5, (0.5,))[0] == 5
+
+
+def test_a_score_is_the_two_sided_gaussian_tail_of_the_r_score(fitted):
+    det, X = fitted
+    X_new = np.vstack([X[:20], X[:20] + 3.0])
+    r_det = AMADetector(max_epochs=2, warmup_epochs=0, random_state=0, score_type="r_score", **FAST).fit(X)
+    r_scores = -r_det.score_samples(X_new)
+    # the score type does not change the training: same networks, same R-scores
+    np.testing.assert_array_equal(r_scores, det.r_score(X_new))
+    np.testing.assert_allclose(det.r_score_mean_, det.r_score(X).mean(), rtol=1e-12)
+    np.testing.assert_allclose(det.r_score_std_, det.r_score(X).std(), rtol=1e-12)
+    z = np.abs(r_scores - det.r_score_mean_) / det.r_score_std_
+    expected = math.log(2.0) + log_ndtr(-z)
+    np.testing.assert_allclose(det.score_samples(X_new), expected, rtol=1e-12)
+    assert np.all(det.score_samples(X_new) <= 0.0)
+    # R-scores atypically LOW are anomalous for the A-score, but normal for the R-score
+    low = det.r_score_mean_ - 4 * det.r_score_std_
+    assert math.log(2.0) + log_ndtr(-abs(low - det.r_score_mean_) / det.r_score_std_) < math.log(0.001)
+
+
+def test_semi_supervised_uses_the_known_anomalies():
+    # Anomalies: a tight cluster INSIDE the normal cloud, which the unsupervised model cannot flag.
+    rng = np.random.RandomState(0)
+    centre = np.r_[1.5, 0.0, 0.0, 0.0]
+
+    def normal(n):
+        return rng.normal(size=(n, 4))
+
+    def cluster(n):
+        return centre + 0.3 * rng.normal(size=(n, 4))
+
+    X_normal, X_known = normal(300), cluster(20)
+    X = np.vstack([X_normal, X_known])
+    y = np.r_[np.zeros(300), np.ones(20)].astype(int)
+    X_test, y_test = np.vstack([normal(100), cluster(100)]), np.r_[np.zeros(100), np.ones(100)]
+    params = dict(max_epochs=40, lr=1e-3, lr_milestones=(1.0,), atypical_selection=None, latent_dim=2,
+                  hidden_layer_sizes=(16,), critic_hidden_layer_sizes=(32,), n_critic=2, random_state=0,
+                  device="cpu")
+
+    unsupervised = AMADetector(**params).fit(X_normal)
+    semi = AMADetector(semi_supervised=True, **params).fit(X, y)
+    # the negatives' term is computed from the known anomalies, from the first epoch, in semi-supervised mode only
+    assert (unsupervised.history_["negative"] == 0).all()
+    assert (semi.history_["negative"] != 0).all()
+    # the known anomalies are not trained on as normal data: the A-score statistics come from the normal rows
+    np.testing.assert_allclose(semi.r_score_mean_, semi.r_score(X_normal).mean(), rtol=1e-12)
+    # new rows of the anomalous cluster are flagged by the (two-sided) A-score only with the known anomalies;
+    # the critic scores negatives' pairs with reversed orientation, so their R-scores are atypically LOW
+    assert roc_auc_score(y_test, unsupervised.anomaly_score(X_test)) < 0.7
+    assert roc_auc_score(y_test, semi.anomaly_score(X_test)) > 0.9
+    assert roc_auc_score(y_test, semi.r_score(X_test)) < 0.2
+
+
+def test_y_is_ignored_unless_semi_supervised(fitted):
+    det, X = fitted
+    y = np.arange(X.shape[0]) % 3
+    with_y = AMADetector(max_epochs=2, warmup_epochs=0, random_state=0, **FAST).fit(X, y)
+    np.testing.assert_array_equal(with_y.score_samples(X), det.score_samples(X))
+
+
+@pytest.mark.parametrize(
+    "y, message",
+    [
+        (None, "needs labels"),
+        (np.r_[np.zeros(30), 2 * np.ones(2)], "0 \\(normal\\) and 1"),
+        (np.zeros(32), "no anomaly"),
+        (np.r_[np.zeros(1), np.ones(31)], "at least 2 normal"),
+        (np.zeros(31), "one label per row"),
+    ],
+)
+def test_semi_supervised_label_errors(y, message):
+    with pytest.raises(ValueError, match=message):
+        AMADetector(semi_supervised=True, max_epochs=1, **FAST).fit(_normal_rows(32), y)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"n_interp": 0},
+        {"atypical_selection": "sideways"},
+        {"score_type": "likelihood"},
+        {"delta": 0.0},
+        {"shell_radius": "huge"},
+        {"warmup_epochs": -1},
+        {"betas": (1.5, 0.9)},
+        {"encoder_betas": (0.5,)},
+        {"lr_milestones": (0.0, 0.5)},
+        {"lr_decay": 0.0},
+        {"critic_hidden_layer_sizes": ()},
+        {"hidden_layer_sizes": (0,)},
+        {"decoder_hidden_layer_sizes": (8, -1)},
+        {"out_activation": "softmax"},
+    ],
+)
+def test_bad_parameters_raise(params):
+    with pytest.raises(ValueError):
+        AMADetector(max_epochs=1, **{**FAST, **params}).fit(_normal_rows(16))
+
+
+@pytest.mark.parametrize("shape", [(1, 28, 28), (3, 32, 32)])
+def test_images_flat_or_shaped(shape):
+    rng = np.random.RandomState(0)
+    images = rng.rand(12, *shape)
+    params = dict(max_epochs=1, base_channels=4, latent_dim=4, n_critic=1, gp_weight=1.0, batch_size=8,
+                  random_state=0, device="cpu")
+    shaped = AMADetector(**params).fit(images)
+    flat = AMADetector(image_shape=shape, **params).fit(images.reshape(12, -1))
+    assert shaped.image_shape_ == flat.image_shape_ == shape
+    scores = shaped.score_samples(images)
+    assert scores.shape == (12,) and np.all(np.isfinite(scores))
+    np.testing.assert_array_equal(flat.score_samples(images.reshape(12, -1)), scores)
+    assert set(np.unique(shaped.predict(images))) <= {-1, 1}
