@@ -196,8 +196,8 @@ class BaseDetector(OutlierMixin, BaseEstimator, metaclass=ABCMeta):
         self.device_ = resolve_device(self.device)
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         with seeded(seed, self.device_):
-            self._fit_networks(X, y, seed)
-        self.history_ = _history_frame(self.net_.history)
+            history = self._fit_networks(X, y, seed)
+        self.history_ = _history_frame(self.net_.history) if history is None else history
         self.n_epochs_ = len(self.history_)
         _prepare_for_scoring(self.net_)
         self._fit_score_statistics(X)
@@ -207,7 +207,11 @@ class BaseDetector(OutlierMixin, BaseEstimator, metaclass=ABCMeta):
 
     @abstractmethod
     def _fit_networks(self, X, y, seed):
-        """Build and train the networks on validated float64 ``X``; set ``self.net_``."""
+        """Build and train the networks on validated float64 ``X``; set ``self.net_``.
+
+        Return ``None`` to take ``history_`` from ``net_``'s history, or a per-epoch DataFrame (e.g. when
+        several nets train in stages).
+        """
 
     def _fit_score_statistics(self, X):
         """Hook: compute statistics of the training scores that :meth:`_score_samples` needs."""

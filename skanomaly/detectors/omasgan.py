@@ -31,7 +31,6 @@ from ..base import BaseDetector, DetectorNet, _history_frame
 from ..divergences import DIVERGENCES, KLWGAN, get_divergence
 from ..exceptions import TrainingDivergedError
 from ..nn import ACTIVATIONS, make_critic, make_decoder, r1_penalty
-from ..nn.parametrizations import freeze_parametrizations
 from .autoencoder import resolve_latent_dim
 
 __all__ = ["OMASGANDetector"]
@@ -732,28 +731,6 @@ class OMASGANDetector(BaseDetector):
         self.verbose = verbose
 
     # ------------------------------------------------------------------------------------------ fitting
-    def fit(self, X, y=None):
-        """Train the OMASGAN stages up to ``stop_after`` on (mostly) normal data.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features), or images of shape (n_samples, H, W) or
-            (n_samples, C, H, W)
-            Training data.
-        y : None
-            Ignored.
-
-        Returns
-        -------
-        self : OMASGANDetector
-            The fitted detector.
-        """
-        super().fit(X, y)
-        self.history_ = self._stage_history
-        del self._stage_history
-        self.n_epochs_ = len(self.history_)
-        return self
-
     def _check_params(self):
         if len(self.betas) != 2 or not all(isinstance(b, Real) and 0 <= b < 1 for b in self.betas):
             raise ValueError(f"betas must be a pair of floats in [0, 1), got {self.betas!r}.")
@@ -834,13 +811,9 @@ class OMASGANDetector(BaseDetector):
             module.anomaly_discriminator = make_critic(n_features, spectral_norm=self.anomaly_spectral_norm,
                                                        **shapes)
             net = run("j", _AnomalyDiscriminatorNet, self.j_epochs, delta=self.delta)
-        # Spectral norm is a parametrization, which torch cannot pickle: store the normalised weights instead
-        # (eval-mode outputs are unchanged).
-        freeze_parametrizations(module)
         self.net_ = net
         history = pd.concat(frames, ignore_index=True)
         history.index = pd.RangeIndex(1, len(history) + 1, name="epoch")
-        self._stage_history = history
         self.generator_ = module.generator
         self.critic_ = module.critic
         self.boundary_generator_ = module.boundary_generator
@@ -848,6 +821,7 @@ class OMASGANDetector(BaseDetector):
         self.retrained_generator_ = module.retrained_generator
         self.retrained_critic_ = module.retrained_critic
         self.anomaly_discriminator_ = module.anomaly_discriminator
+        return history
 
     # ------------------------------------------------------------------------------------------ scoring
     def _critic_term(self, critic, x):
