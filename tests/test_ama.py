@@ -239,3 +239,11 @@ def test_images_flat_or_shaped(shape):
     assert scores.shape == (12,) and np.all(np.isfinite(scores))
     np.testing.assert_array_equal(flat.score_samples(images.reshape(12, -1)), scores)
     assert set(np.unique(shaped.predict(images))) <= {-1, 1}
+
+
+def test_decoder_sizes_are_listed_latent_side_first():
+    X = np.random.RandomState(0).rand(40, 12)
+    det = AMADetector(latent_dim=3, hidden_layer_sizes=(8,), decoder_hidden_layer_sizes=(5, 7), max_epochs=1,
+                      n_critic=1, random_state=0).fit(X)
+    widths = [layer.out_features for layer in det.net_.module_.decoder if isinstance(layer, torch.nn.Linear)]
+    assert widths == [5, 7, 12]

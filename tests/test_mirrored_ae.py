@@ -241,3 +241,11 @@ def test_batchnorm_nets_and_a_last_batch_of_one():
     assert np.all(np.isfinite(model.score_samples(images)))
     with pytest.raises(ValueError, match="batch_size"):
         MirroredAEDetector(**{**IMAGE, "batch_size": 1}).fit(images)
+
+
+def test_decoder_sizes_are_listed_latent_side_first():
+    X = np.random.RandomState(0).rand(40, 12)
+    det = MirroredAEDetector(latent_dim=3, hidden_layer_sizes=(8,), decoder_hidden_layer_sizes=(5, 7),
+                             max_epochs=1, n_critic=1, warmup_epochs=0, random_state=0).fit(X)
+    widths = [layer.out_features for layer in det.net_.module_.decoder if isinstance(layer, torch.nn.Linear)]
+    assert widths == [5, 7, 12]

@@ -302,8 +302,8 @@ class AMADetector(BaseDetector):
     hidden_layer_sizes : tuple of int, default=(64,)
         Hidden widths of the MLP encoder, input side first.
     decoder_hidden_layer_sizes : tuple of int or None, default=None
-        Hidden widths of the MLP generator, input (code) side *last* as for the encoder; ``None`` mirrors the
-        encoder. E.g. KDD99's generator 32-64-128-121 is ``(128, 64)``.
+        Hidden widths of the MLP generator, *latent side first* (e.g. ``(64, 128)`` for the paper's KDD99
+        generator 32-64-128-121); ``None`` mirrors ``hidden_layer_sizes``.
     critic_hidden_layer_sizes : tuple of int, default=(64, 64)
         Hidden widths of the MLP pair critic; the last one is the width of the features :math:`f`.
     activation : str, default="leaky_relu"
@@ -587,7 +587,8 @@ class AMADetector(BaseDetector):
                                                                      self.lr_milestones)
         arch = dict(image_shape=self.image_shape_, base_channels=self.base_channels, activation=self.activation)
         encoder = make_encoder(n_features, self.latent_dim_, hidden_layer_sizes=hidden, **arch)
-        decoder_sizes = hidden if decoder_hidden is None else decoder_hidden
+        # make_decoder takes widths input side first (as for the encoder); the parameter lists them latent side first.
+        decoder_sizes = hidden if decoder_hidden is None else tuple(decoder_hidden)[::-1]
         decoder = make_decoder(self.latent_dim_, n_features, hidden_layer_sizes=decoder_sizes,
                                out_activation=self.out_activation, **arch)
         critic_kwargs = dict(hidden_layer_sizes=critic_hidden, spectral_norm=self.spectral_norm, **arch)
