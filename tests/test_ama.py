@@ -13,7 +13,7 @@ from skanomaly.detectors.ama import AMADetector, _resolve_schedule
 
 # Small and fast: these tests check behaviour, not benchmark quality.
 FAST = dict(hidden_layer_sizes=(16,), critic_hidden_layer_sizes=(16,), latent_dim=3, n_critic=1,
-            spectral_norm=True, gp_weight=0.0, batch_size=32, device="cpu")
+            spectral_norm=True, lambda_gp=0.0, batch_size=32, device="cpu")
 
 
 def _normal_rows(n, seed=0):
@@ -101,7 +101,7 @@ def test_history_records_every_term(fitted):
         ({"atypical_selection": "outward"}, None),
         ({"shell_radius": "median_norm"}, None),
         ({"lambda_reg": 0.0}, None),
-        ({"gp_weight": 1.0}, None),
+        ({"lambda_gp": 1.0}, None),
         ({"spectral_norm": False}, None),
     ],
 )
@@ -230,7 +230,7 @@ def test_bad_parameters_raise(params):
 def test_images_flat_or_shaped(shape):
     rng = np.random.RandomState(0)
     images = rng.rand(12, *shape)
-    params = dict(max_epochs=1, base_channels=4, latent_dim=4, n_critic=1, gp_weight=1.0, batch_size=8,
+    params = dict(max_epochs=1, base_channels=4, latent_dim=4, n_critic=1, lambda_gp=1.0, batch_size=8,
                   random_state=0, device="cpu")
     shaped = AMADetector(**params).fit(images)
     flat = AMADetector(image_shape=shape, **params).fit(images.reshape(12, -1))

@@ -13,7 +13,7 @@ from skanomaly.nn import ConvEncoder
 # Small networks and few epochs: every fit below takes well under a few seconds on one core. The critic is
 # spectrally normalised with one step per batch (cheaper than the default gradient penalty, tested separately).
 TINY = dict(hidden_layer_sizes=(16,), critic_hidden_layer_sizes=(16, 16), latent_dim=4, max_epochs=4,
-            warmup_epochs=1, batch_size=32, lr=1e-3, lambda_gp=0.0, critic_spectral_norm=True, n_critic=1,
+            warmup_epochs=1, batch_size=32, lr=1e-3, lambda_gp=0.0, spectral_norm=True, n_critic=1,
             device="cpu", random_state=0)
 
 
@@ -35,7 +35,7 @@ def _scores(data, **params):
     return MirroredAEDetector(**{**TINY, **params}).fit(data[0]).score_samples(data[1])
 
 
-@pytest.mark.parametrize("critic", [{}, {"lambda_gp": 10.0, "critic_spectral_norm": False, "n_critic": 3}])
+@pytest.mark.parametrize("critic", [{}, {"lambda_gp": 10.0, "spectral_norm": False, "n_critic": 3}])
 def test_learns_shifted_gaussians(blobs, critic):
     X_train, X_test, y_test = blobs
     model = MirroredAEDetector(**{**TINY, "max_epochs": 8, "warmup_epochs": 2, **critic}).fit(X_train)
@@ -104,7 +104,7 @@ def test_no_interpolation_switches_off_the_inter_critic(fitted, data):
         {"lambda_inter": 2.0},
         {"simplex_sampling": "uniform"},
         {"lambda_gp": 10.0},
-        {"critic_spectral_norm": False},
+        {"spectral_norm": False},
         {"n_critic": 2},
         {"critic_lr": 1e-4},
         {"optimizer": "sgd", "lr": 1e-2, "momentum": 0.5},
@@ -119,11 +119,11 @@ def test_each_switch_changes_the_trained_model(params, fitted, data):
 
 
 def test_default_critic_is_wgan_gp(data):
-    model = MirroredAEDetector(**{**TINY, "lambda_gp": 10.0, "critic_spectral_norm": False, "n_critic": 3,
+    model = MirroredAEDetector(**{**TINY, "lambda_gp": 10.0, "spectral_norm": False, "n_critic": 3,
                                   "max_epochs": 2}).fit(data[0])
     assert (model.history_["gradient_penalty"] > 0).all()
     defaults = MirroredAEDetector().get_params()
-    assert defaults["lambda_gp"] == 10.0 and not defaults["critic_spectral_norm"] and defaults["n_critic"] == 3
+    assert defaults["lambda_gp"] == 10.0 and not defaults["spectral_norm"] and defaults["n_critic"] == 3
     # Pickling works with and without spectral norm (parametrized layers are frozen after fit).
     clone = pickle.loads(pickle.dumps(model))
     np.testing.assert_array_equal(clone.score_samples(data[1]), model.score_samples(data[1]))

@@ -173,7 +173,7 @@ class _AMANet(DetectorNet):
         # Critic: maximise the mirrored gaps (minus the gradient penalty), n_critic steps on this batch. The
         # penalty covers every pair the critic compares: (x, x) -> (x, x_hat), interpolations, negatives.
         penalty = X.new_zeros(())
-        if c["gp_weight"] > 0:
+        if c["lambda_gp"] > 0:
             lefts, rights = [X], [reconstruction]
             if k > 1:
                 lefts += [X[index[:, j]] for j in range(k)]
@@ -188,9 +188,9 @@ class _AMANet(DetectorNet):
                 mirror, interp, negative = self._gaps(X, reconstruction, interpolation, index, negatives,
                                                       negative_reconstruction)
                 gain = mirror + c["lambda_inter"] * interp - c["lambda_neg"] * negative.mean()
-                if c["gp_weight"] > 0:
+                if c["lambda_gp"] > 0:
                     penalty = gradient_penalty(lambda u: critic(lefts, u), lefts, rights)
-                critic_loss = -gain + c["gp_weight"] * penalty
+                critic_loss = -gain + c["lambda_gp"] * penalty
                 critic_loss.backward()
             self.critic_optimizer_.step()
 
@@ -256,7 +256,7 @@ class AMADetector(BaseDetector):
     :math:`= -(L_{mir} + \lambda_{inter} L_{int} - \lambda_{neg} L_{neg}) + \lambda_{gp} GP`, where ``GP`` is the
     WGAN-GP penalty of :math:`u \mapsto D(x, u)` on segments between
     :math:`x` and the second member of every pair the critic compares (:math:`\hat x`, the interpolations, the
-    negatives' reconstructions) (``gp_weight``; ``spectral_norm=True`` adds spectral normalisation).
+    negatives' reconstructions) (``lambda_gp``; ``spectral_norm=True`` adds spectral normalisation).
     Because the Lipschitz critics form a symmetric class, the minus sign makes the critic score the negatives'
     pairs with the *reversed* orientation (reconstructed pairs high, mirrored pairs low), while the
     encoder/generator still reconstruct negatives well in that critic's eyes. The negatives thus shape the
@@ -340,7 +340,7 @@ class AMADetector(BaseDetector):
         Critic steps per encoder/generator step.
     spectral_norm : bool, default=False
         Spectral normalisation of the critic's layers (on top of, or instead of, the gradient penalty).
-    gp_weight : float, default=10.0
+    lambda_gp : float, default=10.0
         Weight of the gradient penalty; 0 disables it. The default Lipschitz control is the gradient penalty
         alone: on Thyroid, spectral normalisation (alone or added) gave a weaker critic and worse scores on
         held-out training normals vs. synthetic uniform anomalies (no anomaly labels used to choose).
@@ -432,7 +432,7 @@ class AMADetector(BaseDetector):
         "score_type": [StrOptions({"a_score", "r_score"})],
         "n_critic": [Interval(Integral, 1, None, closed="left")],
         "spectral_norm": ["boolean"],
-        "gp_weight": [Interval(Real, 0, None, closed="left")],
+        "lambda_gp": [Interval(Real, 0, None, closed="left")],
         "lr": [Interval(Real, 0, None, closed="neither")],
         "betas": [tuple],
         "encoder_betas": [tuple],
@@ -465,7 +465,7 @@ class AMADetector(BaseDetector):
         score_type="a_score",
         n_critic=5,
         spectral_norm=False,
-        gp_weight=10.0,
+        lambda_gp=10.0,
         lr=3e-4,
         betas=(0.0, 0.9),
         encoder_betas=(0.5, 0.9),
@@ -500,7 +500,7 @@ class AMADetector(BaseDetector):
         self.score_type = score_type
         self.n_critic = n_critic
         self.spectral_norm = spectral_norm
-        self.gp_weight = gp_weight
+        self.lambda_gp = lambda_gp
         self.lr = lr
         self.betas = betas
         self.encoder_betas = encoder_betas
@@ -603,7 +603,7 @@ class AMADetector(BaseDetector):
             "lr_decay": float(self.lr_decay),
             "milestones": self.lr_milestones_,
             "n_critic": int(self.n_critic),
-            "gp_weight": float(self.gp_weight),
+            "lambda_gp": float(self.lambda_gp),
             "n_interp": int(self.n_interp),
             "interp_high": float(self.interp_high),
             "lambda_inter": float(self.lambda_inter),

@@ -279,7 +279,7 @@ class MirroredAEDetector(BaseDetector):
     simplex (Dirichlet(1, ..., 1), ``simplex_sampling="dirichlet"``), so ``D_inter`` sees every target in
     [0, 1] including near-reconstructions; AMA's recipe (``U[0, 0.5]`` normalised) is
     ``simplex_sampling="uniform"``. ``D_recon`` is Lipschitz-controlled by the WGAN-GP penalty by default
-    (``lambda_gp=10``, ``n_critic=3``; spectral norm is the option ``critic_spectral_norm``); ``D_inter`` is a
+    (``lambda_gp=10``, ``n_critic=3``; spectral norm is the option ``spectral_norm``); ``D_inter`` is a
     plain regressor (no spectral norm). No critic has BatchNorm. The defaults (Adam, ``lr=1e-3``) were chosen
     without labels, on the training reconstruction error of Thyroid: with ``lr=1e-4`` or a spectrally
     normalised critic the autoencoder barely learned to reconstruct within 50 epochs.
@@ -322,7 +322,7 @@ class MirroredAEDetector(BaseDetector):
         Radius ``r`` of the hinge; ``"auto"`` is ``sqrt(latent_dim)``.
     lambda_gp : float >= 0, default=10.0
         Weight of the gradient penalty of ``D_recon`` (WGAN-GP's 10); 0 switches it off.
-    critic_spectral_norm : bool, default=False
+    spectral_norm : bool, default=False
         Spectral normalisation of every layer of ``D_recon`` (an alternative or addition to the penalty).
     n_critic : int >= 1, default=3
         Critic steps per autoencoder step (on the same batch).
@@ -421,7 +421,7 @@ class MirroredAEDetector(BaseDetector):
         "lambda_reg": [Interval(Real, 0, None, closed="left")],
         "latent_radius": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
         "lambda_gp": [Interval(Real, 0, None, closed="left")],
-        "critic_spectral_norm": ["boolean"],
+        "spectral_norm": ["boolean"],
         "n_critic": [Interval(Integral, 1, None, closed="left")],
         "optimizer": [StrOptions({"adam", "sgd"})],
         "lr": [Interval(Real, 0, None, closed="neither")],
@@ -451,7 +451,7 @@ class MirroredAEDetector(BaseDetector):
         lambda_reg=1.0,
         latent_radius="auto",
         lambda_gp=10.0,
-        critic_spectral_norm=False,
+        spectral_norm=False,
         n_critic=3,
         optimizer="adam",
         lr=1e-3,
@@ -483,7 +483,7 @@ class MirroredAEDetector(BaseDetector):
         self.lambda_reg = lambda_reg
         self.latent_radius = latent_radius
         self.lambda_gp = lambda_gp
-        self.critic_spectral_norm = critic_spectral_norm
+        self.spectral_norm = spectral_norm
         self.n_critic = n_critic
         self.optimizer = optimizer
         self.lr = lr
@@ -536,7 +536,7 @@ class MirroredAEDetector(BaseDetector):
         decoder = make_decoder(self.latent_dim_, n_features, hidden_layer_sizes=decoder_sizes,
                                batch_norm=self.batch_norm, out_activation=self.out_activation, **common)
         critic_args = dict(hidden_layer_sizes=self.critic_hidden_layer_sizes, **common)
-        recon_critic = PairCritic(n_features, spectral_norm=self.critic_spectral_norm, **critic_args)
+        recon_critic = PairCritic(n_features, spectral_norm=self.spectral_norm, **critic_args)
         inter_critic = PairCritic(n_features, spectral_norm=False, **critic_args)
         module = _MirroredAEModule(encoder, decoder, recon_critic, inter_critic)
 
