@@ -19,7 +19,7 @@ TINY = dict(task1_epochs=1, task2_epochs=1, task3_epochs=1, j_epochs=1, hidden_l
             batch_size=32, n_reference=16, device="cpu")
 
 # The 2-D settings of examples/plot_omasgan_boundary.py, with shorter stages.
-TOY = dict(latent_dim=2, batch_size=64, lr=1e-3, spectral_norm=False, r1_penalty=0.1, mu=2.0, nu=2.5,
+TOY = dict(latent_dim=2, batch_size=64, lr=1e-3, spectral_norm=False, lambda_r1=0.1, mu=2.0, nu=2.5,
            boundary_reference="data", delta=1.0, task1_epochs=80, task2_epochs=15, task3_epochs=15, j_epochs=120,
            device="cpu", random_state=0)
 
@@ -92,7 +92,7 @@ def test_every_divergence_trains(toy_data, divergence):
 
 
 def test_trained_boundary_critic(toy_data):
-    det = OMASGANDetector(**TINY, boundary_critic="train", boundary_divergence="gan", r1_penalty=0.1, mu=1.0,
+    det = OMASGANDetector(**TINY, boundary_critic="train", boundary_divergence="gan", lambda_r1=0.1, mu=1.0,
                           random_state=0).fit(toy_data[:100])
     assert det.boundary_critic_ is not None and det.boundary_critic_ is not det.critic_
     assert det.history_.loc[det.history_.stage == "task2", "boundary_critic_loss"].abs().gt(0).all()

@@ -208,7 +208,7 @@ class _StageNet(DetectorNet):
                 raise TrainingDivergedError(
                     f"OMASGAN {self.stage_name} training exploded in epoch {len(self.history)}: loss term "
                     f"{name!r} reached {value:.3g}. Scale the input, lower the learning rate or strengthen the "
-                    "Lipschitz control (spectral_norm=True, r1_penalty > 0)."
+                    "Lipschitz control (spectral_norm=True, lambda_r1 > 0)."
                 )
         return terms
 
@@ -482,7 +482,7 @@ class OMASGANDetector(BaseDetector):
     give finite values and gradients.
 
     On low-dimensional data (e.g. 2-D toys) spectrally normalised critics are too smooth to resolve thin
-    modes; ``spectral_norm=False, r1_penalty=0.1`` works better there (see the example
+    modes; ``spectral_norm=False, lambda_r1=0.1`` works better there (see the example
     ``examples/plot_omasgan_boundary.py`` for settings that reach a grid AUROC of about 0.97-0.99).
 
     Tabular rows use MLPs (scale them first, e.g. ``make_pipeline(StandardScaler(), OMASGANDetector())``);
@@ -517,7 +517,7 @@ class OMASGANDetector(BaseDetector):
         Spectral normalisation in the critics ``D`` and ``C``.
     anomaly_spectral_norm : bool, default=False
         Spectral normalisation in ``J``.
-    r1_penalty : float, default=0.0
+    lambda_r1 : float, default=0.0
         Weight of the R1 gradient penalty on the data for ``D``, ``C`` (and the Task-2 critic with
         ``boundary_critic="train"``).
     n_critic : int, default=1
@@ -626,7 +626,7 @@ class OMASGANDetector(BaseDetector):
         "base_channels": [Interval(Integral, 1, None, closed="left")],
         "spectral_norm": ["boolean"],
         "anomaly_spectral_norm": ["boolean"],
-        "r1_penalty": [Interval(Real, 0, None, closed="left")],
+        "lambda_r1": [Interval(Real, 0, None, closed="left")],
         "n_critic": [Interval(Integral, 1, None, closed="left")],
         "lr": [Interval(Real, 0, None, closed="neither")],
         "critic_lr": [Interval(Real, 0, None, closed="neither"), None],
@@ -663,7 +663,7 @@ class OMASGANDetector(BaseDetector):
         base_channels=32,
         spectral_norm=True,
         anomaly_spectral_norm=False,
-        r1_penalty=0.0,
+        lambda_r1=0.0,
         n_critic=1,
         lr=2e-4,
         critic_lr=None,
@@ -702,7 +702,7 @@ class OMASGANDetector(BaseDetector):
         self.base_channels = base_channels
         self.spectral_norm = spectral_norm
         self.anomaly_spectral_norm = anomaly_spectral_norm
-        self.r1_penalty = r1_penalty
+        self.lambda_r1 = lambda_r1
         self.n_critic = n_critic
         self.lr = lr
         self.critic_lr = critic_lr
@@ -773,7 +773,7 @@ class OMASGANDetector(BaseDetector):
         X32 = X.astype(np.float32)
         common = dict(divergence=self.divergence_, latent_dim=self.latent_dim_, generator_lr=self.lr,
                       critic_lr=self.lr if self.critic_lr is None else self.critic_lr, betas=tuple(self.betas))
-        gan = dict(nonsaturating=self.nonsaturating, n_critic=self.n_critic, r1_weight=self.r1_penalty)
+        gan = dict(nonsaturating=self.nonsaturating, n_critic=self.n_critic, r1_weight=self.lambda_r1)
         last = STAGES.index(self.stop_after)
         frames = []
 
@@ -800,7 +800,7 @@ class OMASGANDetector(BaseDetector):
             net = run("task2", _Task2Net, self.task2_epochs, boundary_divergence=self.boundary_divergence_,
                       mu=self.mu, nu=self.nu, n_reference=self.n_reference, reference_data=reference,
                       eps=self.scatter_eps, data_radius=radius, train_critic=train_critic,
-                      r1_weight=self.r1_penalty)
+                      r1_weight=self.lambda_r1)
             net.reference_data = None
         if last >= 2:
             module.retrained_generator = copy_of(module.generator, new_generator)
