@@ -216,6 +216,26 @@ class BaseDetector(OutlierMixin, BaseEstimator, metaclass=ABCMeta):
     def _fit_score_statistics(self, X):
         """Hook: compute statistics of the training scores that :meth:`_score_samples` needs."""
 
+    def _check_betas(self, name="betas"):
+        """Validated Adam betas parameter ``name``: a pair of floats in [0, 1)."""
+        value = getattr(self, name)
+        if len(value) != 2 or not all(isinstance(b, Real) and 0 <= b < 1 for b in value):
+            raise ValueError(f"{name} must be a pair of floats in [0, 1), got {value!r}.")
+        return tuple(float(b) for b in value)
+
+    def _check_layer_sizes(self, name, *, allow_empty=True):
+        """Validated layer-width parameter ``name``: a tuple of positive ints (``None`` passes through)."""
+        value = getattr(self, name)
+        if value is None:
+            return None
+        if (not allow_empty and len(value) == 0) or not all(
+            isinstance(h, Integral) and not isinstance(h, bool) and h >= 1 for h in value
+        ):
+            raise ValueError(
+                f"{name} must be a tuple of positive ints{'' if allow_empty else ' (at least one)'}, got {value!r}."
+            )
+        return tuple(int(h) for h in value)
+
     def _net_kwargs(self, seed, **overrides):
         """Keyword arguments shared by every :class:`DetectorNet` a detector builds."""
         kwargs = {

@@ -534,23 +534,6 @@ class AMADetector(BaseDetector):
         return super().fit(X, y)
 
     # ---------------------------------------------------------------------------------------------- fitting
-    def _check_pair(self, name):
-        value = getattr(self, name)
-        if len(value) != 2 or not all(isinstance(b, Real) and 0 <= b < 1 for b in value):
-            raise ValueError(f"{name} must be a pair of floats in [0, 1), got {value!r}.")
-        return tuple(float(b) for b in value)
-
-    def _check_sizes(self, name, allow_empty):
-        value = getattr(self, name)
-        if value is None:
-            return None
-        if (not allow_empty and len(value) == 0) or not all(
-            isinstance(h, Integral) and not isinstance(h, bool) and h >= 1 for h in value
-        ):
-            raise ValueError(f"{name} must be a tuple of positive ints{'' if allow_empty else ' (at least one)'}, "
-                             f"got {value!r}.")
-        return tuple(int(h) for h in value)
-
     def _split_semi_supervised(self, X, y):
         """Normal-row mask of the training data (all rows unless semi-supervised)."""
         if not self.semi_supervised:
@@ -572,11 +555,11 @@ class AMADetector(BaseDetector):
         return normal
 
     def _fit_networks(self, X, y, seed):
-        hidden = self._check_sizes("hidden_layer_sizes", allow_empty=True)
-        decoder_hidden = self._check_sizes("decoder_hidden_layer_sizes", allow_empty=True)
-        critic_hidden = self._check_sizes("critic_hidden_layer_sizes", allow_empty=False)
-        betas = self._check_pair("betas")
-        encoder_betas = self._check_pair("encoder_betas")
+        hidden = self._check_layer_sizes("hidden_layer_sizes")
+        decoder_hidden = self._check_layer_sizes("decoder_hidden_layer_sizes")
+        critic_hidden = self._check_layer_sizes("critic_hidden_layer_sizes", allow_empty=False)
+        betas = self._check_betas("betas")
+        encoder_betas = self._check_betas("encoder_betas")
         if not all(isinstance(m, Real) and 0 < m <= 1 for m in self.lr_milestones):
             raise ValueError(f"lr_milestones must be fractions of max_epochs in (0, 1], got {self.lr_milestones!r}.")
         normal = self._split_semi_supervised(X, y)

@@ -502,20 +502,11 @@ class MirroredAEDetector(BaseDetector):
         self.verbose = verbose
 
     def _check_params(self):
-        for name in ("hidden_layer_sizes", "decoder_hidden_layer_sizes", "critic_hidden_layer_sizes"):
-            sizes = getattr(self, name)
-            if sizes is None:
-                continue
-            if not all(isinstance(s, Integral) and not isinstance(s, bool) and s >= 1 for s in sizes):
-                raise ValueError(f"{name} must be a tuple of positive ints, got {sizes!r}.")
-        if not self.critic_hidden_layer_sizes:
-            raise ValueError(
-                "critic_hidden_layer_sizes must name at least one hidden layer: the score compares the critic's "
-                "penultimate features."
-            )
-        betas = self.betas
-        if len(betas) != 2 or not all(isinstance(b, Real) and 0 <= b < 1 for b in betas):
-            raise ValueError(f"betas must be a tuple of two floats in [0, 1), got {betas!r}.")
+        self._check_layer_sizes("hidden_layer_sizes")
+        self._check_layer_sizes("decoder_hidden_layer_sizes")
+        # At least one critic layer: the score compares the critic's penultimate features.
+        self._check_layer_sizes("critic_hidden_layer_sizes", allow_empty=False)
+        self._check_betas()
 
     def _optimizer_kwargs(self):
         if self.optimizer == "adam":

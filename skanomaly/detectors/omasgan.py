@@ -732,10 +732,8 @@ class OMASGANDetector(BaseDetector):
 
     # ------------------------------------------------------------------------------------------ fitting
     def _check_params(self):
-        if len(self.betas) != 2 or not all(isinstance(b, Real) and 0 <= b < 1 for b in self.betas):
-            raise ValueError(f"betas must be a pair of floats in [0, 1), got {self.betas!r}.")
-        if not all(isinstance(h, Integral) and h >= 1 for h in self.hidden_layer_sizes):
-            raise ValueError(f"hidden_layer_sizes must be positive ints, got {self.hidden_layer_sizes!r}.")
+        self._check_betas()
+        self._check_layer_sizes("hidden_layer_sizes")
 
     def _resolve_divergences(self):
         tau = self.tau
