@@ -24,6 +24,42 @@ PRESETS = {
         "mnist": {"max_epochs": 20, "batch_size": 128},
         "fashion_mnist": {"max_epochs": 20, "batch_size": 128},
     },
+    # AMA (Somepalli et al., UAI 2021, supplementary): network sizes per tabular set (encoder input-hidden-latent,
+    # generator latent-hidden-output), Adam 3e-4 with betas (0, 0.9) / (0.5, 0.9) and decay x0.1 at 30/60/90 of
+    # 100 epochs are the class defaults. The AMA supplement gives no batch sizes in our notes; the batch sizes are
+    # those of the same authors' Mirrored-AE supplement (64 Thyroid, 32 Arrhythmia, 256 KDD99).
+    "AMADetector": {
+        "thyroid": {"latent_dim": 4, "hidden_layer_sizes": (12,), "decoder_hidden_layer_sizes": (12,),
+                    "batch_size": 64},
+        "arrhythmia": {"latent_dim": 64, "hidden_layer_sizes": (256, 128),
+                       "decoder_hidden_layer_sizes": (128, 256), "batch_size": 32},
+        "kddcup99": {"latent_dim": 32, "hidden_layer_sizes": (64,), "decoder_hidden_layer_sizes": (64, 128),
+                     "batch_size": 256},
+        # Images: the supplements' image settings are not in our notes, so these are our choices, fixed before
+        # any test metric was seen: the class's DCGAN-style conv nets, 32-d latent for 1x28x28 and 64-d for
+        # 3x32x32, batch 64, the 100-epoch schedule above.
+        "mnist": {"latent_dim": 32, "batch_size": 64},
+        "fashion_mnist": {"latent_dim": 32, "batch_size": 64},
+        "cifar10": {"latent_dim": 64, "batch_size": 64},
+    },
+    # Mirrored AE (Wu et al., supplementary table of hyperparameters): latent size, learning rate, batch size,
+    # epochs and interpolation weight lambda per tabular dataset; network sizes as AMA's for the same data. The
+    # image entries are our choices (as AMA's), with the class default 50 epochs.
+    # One deliberate deviation: the supplement trains Thyroid with SGD (momentum 0.5, lr 2e-5); measured here on
+    # the training data only (seed 0), the critic's Wasserstein estimate kept rising from 0.002 to 0.53 over
+    # the 100 epochs, i.e. the autoencoder never caught up, so the preset keeps the class default Adam (lr 1e-3).
+    "MirroredAEDetector": {
+        "thyroid": {"latent_dim": 4, "hidden_layer_sizes": (12,), "decoder_hidden_layer_sizes": (12,),
+                    "lambda_inter": 1.2, "batch_size": 64, "max_epochs": 100},
+        "arrhythmia": {"latent_dim": 64, "hidden_layer_sizes": (256, 128),
+                       "decoder_hidden_layer_sizes": (128, 256), "lambda_inter": 0.3, "lr": 2e-4,
+                       "batch_size": 32, "max_epochs": 50},
+        "kddcup99": {"latent_dim": 32, "hidden_layer_sizes": (64,), "decoder_hidden_layer_sizes": (64, 128),
+                     "lambda_inter": 0.5, "lr": 1e-4, "batch_size": 256, "max_epochs": 50},
+        "mnist": {"latent_dim": 32, "batch_size": 64, "max_epochs": 50},
+        "fashion_mnist": {"latent_dim": 32, "batch_size": 64, "max_epochs": 50},
+        "cifar10": {"latent_dim": 64, "batch_size": 64, "max_epochs": 50},
+    },
 }
 
 
