@@ -264,6 +264,34 @@ class BaseDetector(OutlierMixin, BaseEstimator, metaclass=ABCMeta):
         X = self._validate_X(X, reset=False)
         return self._score_samples(X)
 
+    def ablation_scores(self, X):
+        """Normality scores of the ablations that share this fit, one column each (higher = more normal).
+
+        Some ablations change only how a fitted model scores (AMA's R-score instead of the A-score) or stop
+        training earlier in a sequence this fit went through (OMASGAN's ``stop_after``). Their scores come from
+        the fitted networks at no extra training cost. Column ``"param=value"`` equals
+        ``clone(self).set_params(param=value).fit(X_train).score_samples(X)`` with the same ``random_state``
+        (tested); the detector's own setting is not repeated. The benchmark runner records each column as a
+        detector of its own, ``"Name[param=value]"``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or images
+
+        Returns
+        -------
+        scores : pandas.DataFrame of shape (n_samples, n_variants)
+            Float64 columns; no columns when the detector has no such ablation.
+        """
+        check_is_fitted(self)
+        X = self._validate_X(X, reset=False)
+        return pd.DataFrame({name: score(X) for name, score in self._score_variants().items()},
+                            index=pd.RangeIndex(X.shape[0]), dtype=np.float64)
+
+    def _score_variants(self):
+        """``{"param=value": callable(X) -> score_samples}`` for :meth:`ablation_scores` (none by default)."""
+        return {}
+
     def decision_function(self, X):
         """Shifted normality score: negative for outliers, positive for inliers.
 

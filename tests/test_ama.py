@@ -147,6 +147,14 @@ def test_a_score_is_the_two_sided_gaussian_tail_of_the_r_score(fitted):
     assert math.log(2.0) + log_ndtr(-abs(low - det.r_score_mean_) / det.r_score_std_) < math.log(0.001)
 
 
+def test_ablation_scores_give_the_other_score_type(fitted):
+    det, X = fitted
+    column = det.ablation_scores(X)["score_type=r_score"].to_numpy()
+    refitted = AMADetector(max_epochs=2, warmup_epochs=0, random_state=0, score_type="r_score", **FAST).fit(X)
+    np.testing.assert_array_equal(column, refitted.score_samples(X))
+    np.testing.assert_array_equal(refitted.ablation_scores(X)["score_type=a_score"].to_numpy(), det.score_samples(X))
+
+
 def test_semi_supervised_uses_the_known_anomalies():
     # Anomalies: a tight cluster INSIDE the normal cloud, which the unsupervised model cannot flag.
     rng = np.random.RandomState(0)

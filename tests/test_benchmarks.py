@@ -48,6 +48,13 @@ class MeanDistanceDetector(OutlierMixin, BaseEstimator):
         return -np.linalg.norm(np.asarray(X, dtype=float) - self.center_, axis=1) + self.shift
 
 
+class AblatedDetector(MeanDistanceDetector):
+    """Also scores one 'ablation' from the same fit: the squared distance."""
+
+    def ablation_scores(self, X):
+        return pd.DataFrame({"power=2": -(self.score_samples(X) ** 2)})
+
+
 class FailingDetector(MeanDistanceDetector):
     """Fails in fit, to check that a failed run is recorded."""
 
@@ -74,6 +81,7 @@ def registered():
     detectors, datasets = dict(DETECTORS), dict(DATASETS)
     register_detector("MeanDistance", MeanDistanceDetector, replace=True)
     register_detector("Failing", FailingDetector, replace=True)
+    register_detector("Ablated", AblatedDetector, replace=True)
     register_detector("NotWrittenYet", "skanomaly.detectors:NoSuchDetector", replace=True)
     register_dataset(DatasetSpec("tiny_images", _tiny_images, kind="image", scaler=None), replace=True)
     register_dataset(DatasetSpec("missing_file", _missing_file, kind="tabular", anomaly_ratio=0.1,
@@ -116,6 +124,17 @@ def test_one_row_per_run_with_identical_splits_and_reference():
         "image_shape": None, "random_state": 1, "shift": 0.0}
     assert (df["scaler"] == "minmax").all()
     assert df["skanomaly_version"].iloc[0] == environment_info()["skanomaly_version"]
+
+
+def test_ablation_scores_become_rows_of_their_own():
+    results = run_benchmark(["Ablated"], ["thyroid"], seeds=[0], verbose=0)
+    rows = results.set_index("detector")
+    assert {"Ablated", "Ablated[power=2]"} <= set(rows.index)
+    variant, own = rows.loc["Ablated[power=2]"], rows.loc["Ablated"]
+    assert variant["status"] == "ok" and variant["split_hash"] == own["split_hash"]
+    # A monotone transform of the same score: the ranking metrics agree, the row is not a copy of a fit.
+    assert variant["roc_auc"] == pytest.approx(own["roc_auc"])
+    assert variant["fit_seconds"] == own["fit_seconds"]
 
 
 def test_reference_not_duplicated():

@@ -82,6 +82,17 @@ def test_stop_after_trains_the_stages_and_picks_the_score(toy_data, tiny_model, 
     np.testing.assert_allclose(det.score_samples(X), expected, rtol=1e-6, atol=1e-8)
 
 
+@pytest.mark.parametrize("stop_after", ["task1", "task3"])
+def test_ablation_scores_equal_the_refitted_ablations(toy_data, tiny_model, stop_after):
+    X = toy_data[:50]
+    ablations = tiny_model.ablation_scores(X)
+    assert list(ablations.columns) == ["stop_after=task1", "stop_after=task3"]
+    refitted = OMASGANDetector(**TINY, random_state=0, stop_after=stop_after).fit(toy_data[:200])
+    np.testing.assert_array_equal(ablations[f"stop_after={stop_after}"].to_numpy(), refitted.score_samples(X))
+    expected = ["stop_after=task1"] if stop_after == "task3" else []
+    assert list(refitted.ablation_scores(X).columns) == expected
+
+
 @pytest.mark.parametrize("divergence", DIVERGENCES)
 def test_every_divergence_trains(toy_data, divergence):
     det = OMASGANDetector(**TINY, divergence=divergence, random_state=0).fit(toy_data[:100])

@@ -253,15 +253,48 @@ def _timestamp():
     return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
 
 
+def _message(exc):
+    return " ".join(f"{type(exc).__name__}: {exc}".split())[:500]
+
+
+def _ablation_scores(estimator, X):
+    """The final detector's :meth:`~skanomaly.base.BaseDetector.ablation_scores` on ``X`` (through the pipeline's
+    preprocessing), or an empty dict for estimators without it."""
+    final = _final_estimator(estimator)
+    if not callable(getattr(final, "ablation_scores", None)):
+        return {}
+    if final is not estimator:
+        X = estimator[:-1].transform(X)
+    return {name: column.to_numpy() for name, column in final.ablation_scores(X).items()}
+
+
+def _evaluate(row, split, score_samples):
+    """Add the metrics of ``score_samples`` on the split's test part to ``row`` (raises on non-finite scores)."""
+    from ..metrics import anomaly_report
+
+    anomaly_score = -np.asarray(score_samples, dtype=np.float64).ravel()
+    if not np.all(np.isfinite(anomaly_score)):
+        n_bad = int(np.sum(~np.isfinite(anomaly_score)))
+        raise ValueError(f"the detector returned {n_bad} non-finite scores")
+    report = anomaly_report(split.y_test, anomaly_score, k=split.k)
+    row.update({name: float(report[name]) for name in METRIC_COLUMNS})
+    row["k"] = float(report["k"])
+    row["status"] = "ok"
+
+
 def _run_one(estimator, split, meta, n_threads):
-    """Fit, score and evaluate one run; return its row (failures are recorded, never raised)."""
+    """Fit, score and evaluate one run; return its rows (failures are recorded, never raised).
+
+    The first row is the detector's; each ablation the fitted detector scores without refitting (see
+    :meth:`~skanomaly.base.BaseDetector.ablation_scores`) adds a row named ``"Detector[param=value]"``.
+    """
     row = dict(meta)
     if meta.get("status") is not None:  # already failed or skipped before reaching a worker
         row["timestamp"] = _timestamp()
-        return row
-    from ..metrics import anomaly_report
+        return [row]
 
     row.update(status="error", error="")
+    variants = {}
     try:
         with _thread_limit(n_threads):
             try:
@@ -281,19 +314,26 @@ def _run_one(estimator, split, meta, n_threads):
             start = time.perf_counter()
             score_samples = estimator.score_samples(split.X_test)
             row["score_seconds"] = time.perf_counter() - start
-            anomaly_score = -np.asarray(score_samples, dtype=np.float64).ravel()
-            if not np.all(np.isfinite(anomaly_score)):
-                n_bad = int(np.sum(~np.isfinite(anomaly_score)))
-                raise ValueError(f"the detector returned {n_bad} non-finite scores")
-            report = anomaly_report(split.y_test, anomaly_score, k=split.k)
-        row.update({name: float(report[name]) for name in METRIC_COLUMNS})
-        row["k"] = float(report["k"])
-        row["status"] = "ok"
+            _evaluate(row, split, score_samples)
     except Exception as exc:  # noqa: BLE001 - a failed run is a result, not a crash
-        message = " ".join(f"{type(exc).__name__}: {exc}".split())
-        row["error"] = message[:500]
+        row["error"] = _message(exc)
+    if row["status"] == "ok":
+        try:
+            with _thread_limit(n_threads):
+                variants = _ablation_scores(estimator, split.X_test)
+        except Exception as exc:  # noqa: BLE001 - the detector's own row stays valid
+            row["error"] = f"ablation scores failed: {_message(exc)}"[:500]
     row["timestamp"] = _timestamp()
-    return row
+    rows = [row]
+    for name, scores in variants.items():
+        variant = {key: value for key, value in row.items() if key not in METRIC_COLUMNS}
+        variant.update(detector=f"{row['detector']}[{name}]", status="error", error="", score_seconds=np.nan)
+        try:
+            _evaluate(variant, split, scores)
+        except Exception as exc:  # noqa: BLE001
+            variant["error"] = _message(exc)
+        rows.append(variant)
+    return rows
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -629,10 +669,11 @@ def run_benchmark(detectors, datasets, *, protocol="novelty", seeds=(0, 1, 2, 3,
                  unavailable, verbose)
     rows = []
     parallel = Parallel(n_jobs=n_jobs, return_as="generator", verbose=10 if verbose >= 2 else 0)
-    for row in parallel(jobs):
-        rows.append(row)
-        if verbose:
-            _print_progress(row, len(rows))
+    for run_rows in parallel(jobs):
+        for row in run_rows:
+            rows.append(row)
+            if verbose:
+                _print_progress(row, len(rows))
         if output_dir is not None:
             merged = merge_results(stored, pd.DataFrame(rows))
             _write_atomic(csv_path, merged.to_csv(index=False))

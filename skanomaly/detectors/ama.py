@@ -634,9 +634,13 @@ class AMADetector(BaseDetector):
         check_is_fitted(self)
         return self._batched(self.net_.anomaly_score, self._validate_X(X, reset=False))
 
-    def _score_samples(self, X):
+    def _score_samples(self, X, score_type=None):
         r_scores = self._batched(self.net_.anomaly_score, X)
-        if self.score_type == "r_score":
+        if (score_type or self.score_type) == "r_score":
             return -r_scores
         z = np.abs(r_scores - self.r_score_mean_) / self.r_score_std_
         return math.log(2.0) + log_ndtr(-z)
+
+    def _score_variants(self):
+        other = "a_score" if self.score_type == "r_score" else "r_score"
+        return {f"score_type={other}": lambda X: self._score_samples(X, score_type=other)}
