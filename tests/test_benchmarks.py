@@ -137,6 +137,22 @@ def test_ablation_scores_become_rows_of_their_own():
     assert variant["fit_seconds"] == own["fit_seconds"]
 
 
+def test_variant_names_build_the_detector_with_those_parameters():
+    from skanomaly.benchmarks.registry import parse_variant_name
+
+    assert parse_variant_name("AMADetector") == ("AMADetector", {})
+    assert parse_variant_name("AE[hidden_layer_sizes=(64, 32), activation=relu, lr=1e-3]") == (
+        "AE", {"hidden_layer_sizes": (64, 32), "activation": "relu", "lr": 1e-3})
+    with pytest.raises(ValueError, match="Name\\[param=value"):
+        parse_variant_name("AE[64]")
+    results = run_benchmark(["MeanDistance", "MeanDistance[shift=5.0]"], ["thyroid"], seeds=[0], verbose=0)
+    rows = results.set_index("detector")
+    assert rows.loc["MeanDistance[shift=5.0]", "split_hash"] == rows.loc["MeanDistance", "split_hash"]
+    assert json.loads(rows.loc["MeanDistance[shift=5.0]", "params"])["shift"] == 5.0
+    with pytest.raises(ValueError, match="Unknown detector 'NoSuch\\[a=1\\]'"):
+        run_benchmark(["NoSuch[a=1]"], ["thyroid"], seeds=[0], verbose=0)
+
+
 def test_reference_not_duplicated():
     df = run_benchmark(["IsolationForest"], ["thyroid"], seeds=0, verbose=0)
     assert list(df["detector"]) == ["IsolationForest"]

@@ -18,7 +18,6 @@ skipped, 1 when a run failed, 2 on a usage or configuration error.
 from __future__ import annotations
 
 import argparse
-import ast
 import sys
 from pathlib import Path
 
@@ -42,6 +41,8 @@ def parse_set_options(items):
     -------
     params : dict
     """
+    from .registry import parse_value
+
     params = {}
     for item in items or []:
         name, sep, raw = item.partition("=")
@@ -49,11 +50,7 @@ def parse_set_options(items):
         if not sep or not dot or not detector or not param:
             raise ValueError(f"--set expects DETECTOR.PARAM=VALUE (e.g. AutoEncoderDetector.max_epochs=5), "
                              f"got {item!r}.")
-        try:
-            value = ast.literal_eval(raw.strip())
-        except (ValueError, SyntaxError):
-            value = raw.strip()
-        params.setdefault(detector, {})[param] = value
+        params.setdefault(detector, {})[param] = parse_value(raw)
     return params
 
 

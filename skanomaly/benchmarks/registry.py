@@ -17,6 +17,7 @@ Adding a detector is one line::
 
 from __future__ import annotations
 
+import ast
 import importlib
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
@@ -40,6 +41,8 @@ __all__ = [
     "list_datasets",
     "list_detectors",
     "make_scaler",
+    "parse_value",
+    "parse_variant_name",
     "register_dataset",
     "register_detector",
 ]
@@ -490,9 +493,68 @@ def get_detector_spec(name):
     -------
     spec : DetectorSpec
     """
-    if name not in DETECTORS:
-        raise ValueError(f"Unknown detector {name!r}. Known detectors: {', '.join(DETECTORS)}.")
-    return DETECTORS[name]
+    if name in DETECTORS:
+        return DETECTORS[name]
+    base, params = parse_variant_name(name)
+    if params and base in DETECTORS:
+        spec = DETECTORS[base]
+
+        def factory(dataset_name, seed, **overrides):
+            return spec.build(dataset_name, seed, **{**params, **overrides})
+
+        return DetectorSpec(name, factory, f"{spec.description} with {params}")
+    raise ValueError(f"Unknown detector {name!r}. Known detectors: {', '.join(DETECTORS)} (a variant is written "
+                     f"'Name[param=value, ...]').")
+
+
+def parse_value(raw):
+    """A parameter value from text: a Python literal when it is one (``5``, ``1e-3``, ``(64, 32)``, ``None``,
+    ``False``), else the stripped string (``leaky_relu``)."""
+    raw = raw.strip()
+    try:
+        return ast.literal_eval(raw)
+    except (ValueError, SyntaxError):
+        return raw
+
+
+def parse_variant_name(name):
+    """Split a variant name ``"Name[param=value, ...]"`` into ``("Name", {param: value})``.
+
+    Variants let a benchmark run ablations side by side: ``"AMADetector[mirrored=False]"`` is
+    ``AMADetector`` built with ``mirrored=False`` on top of its presets, and its rows carry that name.
+    Commas inside brackets or parentheses belong to the value (``hidden_layer_sizes=(64, 32)``).
+
+    Parameters
+    ----------
+    name : str
+
+    Returns
+    -------
+    base : str
+        The name before the brackets (the whole name when there are none).
+    params : dict
+        Parsed parameters (empty when there are no brackets).
+    """
+    name = str(name).strip()
+    if not (name.endswith("]") and "[" in name):
+        return name, {}
+    base, _, inner = name[:-1].partition("[")
+    items, depth, current = [], 0, ""
+    for char in inner:
+        depth += (char in "([{") - (char in ")]}")
+        if char == "," and depth == 0:
+            items.append(current)
+            current = ""
+        else:
+            current += char
+    items.append(current)
+    params = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip().isidentifier():
+            raise ValueError(f"A detector variant is written 'Name[param=value, ...]'; got {name!r}.")
+        params[key.strip()] = parse_value(raw)
+    return base.strip(), params
 
 
 def list_detectors():
