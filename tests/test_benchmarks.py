@@ -127,6 +127,8 @@ def test_one_row_per_run_with_identical_splits_and_reference():
 
 
 def test_ablation_scores_become_rows_of_their_own():
+    images = run_benchmark(["Ablated"], ["tiny_images"], protocol="one-class", seeds=[0], verbose=0)
+    assert (images.status == "ok").all() and "Ablated[power=2]" in set(images.detector)  # no scaler step
     results = run_benchmark(["Ablated"], ["thyroid"], seeds=[0], verbose=0)
     rows = results.set_index("detector")
     assert {"Ablated", "Ablated[power=2]"} <= set(rows.index)

@@ -263,7 +263,7 @@ def _ablation_scores(estimator, X):
     final = _final_estimator(estimator)
     if not callable(getattr(final, "ablation_scores", None)):
         return {}
-    if final is not estimator:
+    if final is not estimator and len(estimator.steps) > 1:
         X = estimator[:-1].transform(X)
     return {name: column.to_numpy() for name, column in final.ablation_scores(X).items()}
 
