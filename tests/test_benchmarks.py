@@ -317,8 +317,11 @@ def test_parse_set_options():
     parsed = parse_set_options(["AutoEncoderDetector.max_epochs=5", "AutoEncoderDetector.activation=relu",
                                 "A.b=(64, 32)"])
     assert parsed == {"AutoEncoderDetector": {"max_epochs": 5, "activation": "relu"}, "A": {"b": (64, 32)}}
-    with pytest.raises(ValueError, match="DETECTOR.PARAM=VALUE"):
-        parse_set_options(["max_epochs=5"])
+    assert parse_set_options(["AMA[mirrored=False, lr=1e-3].image_shape=None"]) == {
+        "AMA[mirrored=False, lr=1e-3]": {"image_shape": None}}
+    for bad in ["max_epochs=5", "A.=5", "A[x=1].=2"]:
+        with pytest.raises(ValueError, match="DETECTOR.PARAM=VALUE"):
+            parse_set_options([bad])
 
 
 def test_cli_benchmark_and_errors(tmp_path, capsys):

@@ -29,6 +29,8 @@ _DEFAULT_SEEDS = [0, 1, 2, 3, 4]
 def parse_set_options(items):
     """Turn ``["Detector.param=value", ...]`` into ``{"Detector": {"param": value}}``.
 
+    ``Detector`` may be a variant name, ``"AMADetector[mirrored=False].max_epochs=5"``.
+
     Values are read as Python literals when they are one (``5``, ``1e-3``, ``(64, 32)``, ``None``,
     ``True``), else kept as strings (``leaky_relu``).
 
@@ -45,12 +47,14 @@ def parse_set_options(items):
 
     params = {}
     for item in items or []:
-        name, sep, raw = item.partition("=")
-        detector, dot, param = name.strip().rpartition(".")
-        if not sep or not dot or not detector or not param:
+        # A variant name, "Name[p=v].param=value", holds "=" and "." inside its brackets.
+        variant, bracket, rest = item.strip().rpartition("].")
+        name, sep, raw = rest.partition("=")
+        detector, dot, param = (variant + "]", ".", name) if bracket else name.strip().rpartition(".")
+        if not sep or not dot or not detector or not param.strip().isidentifier():
             raise ValueError(f"--set expects DETECTOR.PARAM=VALUE (e.g. AutoEncoderDetector.max_epochs=5), "
                              f"got {item!r}.")
-        params.setdefault(detector, {})[param] = parse_value(raw)
+        params.setdefault(detector, {})[param.strip()] = parse_value(raw)
     return params
 
 
