@@ -137,6 +137,7 @@ def test_ablation_scores_become_rows_of_their_own():
     # A monotone transform of the same score: the ranking metrics agree, the row is not a copy of a fit.
     assert variant["roc_auc"] == pytest.approx(own["roc_auc"])
     assert variant["fit_seconds"] == own["fit_seconds"]
+    assert json.loads(variant["params"]) == {**json.loads(own["params"]), "power": 2}
 
 
 def test_variant_names_build_the_detector_with_those_parameters():

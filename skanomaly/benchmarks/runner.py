@@ -268,6 +268,18 @@ def _ablation_scores(estimator, X):
     return {name: column.to_numpy() for name, column in final.ablation_scores(X).items()}
 
 
+def _variant_params(params_json, variant):
+    """The run's parameter record with the ablation's ``param=value`` applied."""
+    from .registry import parse_variant_name
+
+    try:
+        params = json.loads(params_json)
+    except (TypeError, ValueError):
+        return params_json
+    params.update(parse_variant_name(f"_[{variant}]")[1])
+    return json.dumps(params, sort_keys=True, separators=(",", ":"), default=str)
+
+
 def _evaluate(row, split, score_samples):
     """Add the metrics of ``score_samples`` on the split's test part to ``row`` (raises on non-finite scores)."""
     from ..metrics import anomaly_report
@@ -327,7 +339,8 @@ def _run_one(estimator, split, meta, n_threads):
     rows = [row]
     for name, scores in variants.items():
         variant = {key: value for key, value in row.items() if key not in METRIC_COLUMNS}
-        variant.update(detector=f"{row['detector']}[{name}]", status="error", error="", score_seconds=np.nan)
+        variant.update(detector=f"{row['detector']}[{name}]", status="error", error="", score_seconds=np.nan,
+                       params=_variant_params(row.get("params"), name))
         try:
             _evaluate(variant, split, scores)
         except Exception as exc:  # noqa: BLE001
