@@ -52,6 +52,7 @@ __all__ = [
     "anomaly_roc_auc_scorer",
     "make_anomaly_scorer",
     "make_f1_at_k_scorer",
+    "make_synthetic_anomaly_scorer",
     "n_top_k",
     "precision_recall_f1_at_k",
     "top_k_labels",
@@ -374,6 +375,25 @@ def anomaly_report(y_true, anomaly_score, k=None):
 # scikit-learn 1.9's ``make_scorer`` only accepts the response methods "predict", "predict_proba" and
 # "decision_function", and ``decision_function`` means "higher = more anomalous" in PyOD, so the anomaly
 # scorers are small callables that always use ``-score_samples``.
+def _normality(estimator, X):
+    """``estimator.score_samples(X)`` as a 1-D float64 array, with clear errors when it is missing or misshapen."""
+    score_samples = getattr(estimator, "score_samples", None)
+    if score_samples is None:
+        raise AttributeError(
+            f"{type(estimator).__name__} has no score_samples method. Anomaly scorers need "
+            "score_samples with higher = more normal (scikit-learn convention); they never fall "
+            "back to decision_function, whose sign differs between libraries (PyOD: higher = "
+            "more anomalous)."
+        )
+    normality = np.asarray(score_samples(X), dtype=np.float64)
+    if normality.ndim != 1:
+        raise ValueError(
+            f"{type(estimator).__name__}.score_samples returned shape {normality.shape}; "
+            "expected (n_samples,)."
+        )
+    return normality
+
+
 class _AnomalyScorer:
     """Scorer ``(estimator, X, y_true) -> float`` using ``-estimator.score_samples(X)`` as anomaly score.
 
@@ -410,21 +430,7 @@ class _AnomalyScorer:
         """
         if sample_weight is not None:
             raise ValueError("Anomaly scorers do not support sample_weight.")
-        score_samples = getattr(estimator, "score_samples", None)
-        if score_samples is None:
-            raise AttributeError(
-                f"{type(estimator).__name__} has no score_samples method. Anomaly scorers need "
-                "score_samples with higher = more normal (scikit-learn convention); they never fall "
-                "back to decision_function, whose sign differs between libraries (PyOD: higher = "
-                "more anomalous)."
-            )
-        normality = np.asarray(score_samples(X), dtype=np.float64)
-        if normality.ndim != 1:
-            raise ValueError(
-                f"{type(estimator).__name__}.score_samples returned shape {normality.shape}; "
-                "expected (n_samples,)."
-            )
-        return float(self._score_func(y_true, -normality, **self._kwargs))
+        return float(self._score_func(y_true, -_normality(estimator, X), **self._kwargs))
 
     def __repr__(self):
         name = getattr(self._score_func, "__name__", repr(self._score_func))
@@ -525,6 +531,123 @@ def make_f1_at_k_scorer(k=None):
     if k is not None:
         k = _check_k(k)
     return make_anomaly_scorer(_f1_at_k_or_ratio, k=k)
+
+
+class _SyntheticAnomalyScorer:
+    """Scorer ``(estimator, X, y=None) -> AUROC`` of held-out normals ``X`` against anomalies made from them.
+
+    See :func:`make_synthetic_anomaly_scorer`.
+    """
+
+    def __init__(self, method, n_anomalies, random_state, kwargs):
+        self.method = method
+        self.n_anomalies = n_anomalies
+        self.random_state = random_state
+        self.kwargs = dict(kwargs)
+
+    def __call__(self, estimator, X, y_true=None, sample_weight=None):
+        """Score a fitted estimator on normal data ``X`` and on synthetic anomalies made from ``X``.
+
+        Parameters
+        ----------
+        estimator : object
+            Fitted estimator with ``score_samples`` (higher = more normal).
+        X : array-like of shape (n_samples, ...)
+            Held-out data, all assumed normal (a pandas DataFrame keeps its columns).
+        y_true : None
+            Ignored: the scorer uses no labels, so a search with it can run on unlabelled data.
+        sample_weight : None
+            Not supported; must be None.
+
+        Returns
+        -------
+        score : float
+            AUROC of ``-estimator.score_samples`` with ``X`` as the normal class and the synthetic
+            samples as the anomalous class; greater is better.
+        """
+        from .datasets import make_synthetic_anomalies
+
+        if sample_weight is not None:
+            raise ValueError("Anomaly scorers do not support sample_weight.")
+        columns = getattr(X, "columns", None)
+        X_anomalies = make_synthetic_anomalies(
+            np.asarray(X, dtype=np.float64), self.n_anomalies, method=self.method,
+            random_state=self.random_state, **self.kwargs,
+        )
+        if columns is not None:
+            import pandas as pd
+
+            X_anomalies = pd.DataFrame(X_anomalies, columns=columns)
+        normal = _normality(estimator, X)
+        anomalous = _normality(estimator, X_anomalies)
+        labels = np.r_[np.zeros(normal.shape[0], dtype=np.int64), np.ones(anomalous.shape[0], dtype=np.int64)]
+        return anomaly_roc_auc(labels, -np.r_[normal, anomalous])
+
+    def __repr__(self):
+        extra = "".join(f", {key}={value!r}" for key, value in self.kwargs.items())
+        return (f"make_synthetic_anomaly_scorer(method={self.method!r}, n_anomalies={self.n_anomalies!r}, "
+                f"random_state={self.random_state!r}{extra})")
+
+
+def make_synthetic_anomaly_scorer(method="perturb", *, n_anomalies=None, random_state=0, **kwargs):
+    """Make a label-free scorer: AUROC of held-out normal data against synthetic anomalies made from it.
+
+    Use it to choose hyper-parameters when no labelled anomaly may be used (the rule of this project's
+    benchmarks): cross-validate on normal data only, and judge each candidate by how well it separates the
+    held-out fold from anomalies built out of that fold by :func:`skanomaly.datasets.make_synthetic_anomalies`.
+    The scorer ignores ``y``, so ``GridSearchCV(...).fit(X)`` works on unlabelled data; its default
+    ``refit=True`` then trains the chosen candidate on all of ``X``.
+
+    Every call with the same held-out fold builds the same anomalies (``random_state`` is an int), so all
+    candidates of a search are judged on identical data. The criterion is only as good as the resemblance
+    between the synthetic and the real anomalies, which is an assumption: report which method was used.
+
+    Parameters
+    ----------
+    method : {"perturb", "shuffle", "uniform"}, default="perturb"
+        How anomalies are made (see :func:`~skanomaly.datasets.make_synthetic_anomalies`): noisy copies of
+        held-out rows, feature-wise shuffles, or uniform samples in the widened bounding box.
+    n_anomalies : int, default=None
+        Anomalies per evaluation; None means as many as the held-out fold has rows.
+    random_state : int, default=0
+        Seed of the anomalies. It must be an int so that every candidate sees the same anomalies.
+    **kwargs
+        ``noise_scale`` or ``margin``, passed to
+        :func:`~skanomaly.datasets.make_synthetic_anomalies`.
+
+    Returns
+    -------
+    scorer : callable
+        ``scorer(estimator, X, y=None) -> float``, greater is better.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.ensemble import IsolationForest
+    >>> from sklearn.model_selection import GridSearchCV
+    >>> X = np.random.RandomState(0).normal(size=(300, 4))
+    >>> search = GridSearchCV(IsolationForest(random_state=0), {"max_samples": [16, 128]}, cv=3,
+    ...                       scoring=make_synthetic_anomaly_scorer("uniform")).fit(X)
+    >>> sorted(search.best_params_)
+    ['max_samples']
+    """
+    from .datasets._synthetic import _ANOMALY_METHODS
+
+    if method not in _ANOMALY_METHODS:
+        raise ValueError(f"method must be one of {list(_ANOMALY_METHODS)}, got {method!r}.")
+    if not isinstance(random_state, numbers.Integral) or isinstance(random_state, bool):
+        raise ValueError(
+            f"random_state must be an int, so that every candidate is judged on the same anomalies; got "
+            f"{random_state!r}."
+        )
+    if n_anomalies is not None and (
+        not isinstance(n_anomalies, numbers.Integral) or isinstance(n_anomalies, bool) or n_anomalies < 1
+    ):
+        raise ValueError(f"n_anomalies must be None or an integer >= 1, got {n_anomalies!r}.")
+    unknown = set(kwargs) - {"noise_scale", "margin"}
+    if unknown:
+        raise TypeError(f"Unexpected keyword arguments {sorted(unknown)}; accepted: 'noise_scale', 'margin'.")
+    return _SyntheticAnomalyScorer(method, n_anomalies, int(random_state), kwargs)
 
 
 ANOMALY_SCORERS = {

@@ -62,6 +62,20 @@ class FailingDetector(MeanDistanceDetector):
         raise RuntimeError("boom in fit")
 
 
+class NoisyDetector(MeanDistanceDetector):
+    """Mean distance plus seeded noise of size ``noise``: large noise ruins it, which selection must notice."""
+
+    shift = 0.0
+
+    def __init__(self, noise=0.0, random_state=None):
+        self.noise = noise
+        self.random_state = random_state
+
+    def score_samples(self, X):
+        clean = super().score_samples(X)
+        return clean + self.noise * np.random.RandomState(len(X)).standard_normal(len(X))
+
+
 def _tiny_images():
     """Three well separated 'classes' of 2x2 'images' in [0, 1]."""
     rng = np.random.RandomState(0)
@@ -82,6 +96,7 @@ def registered():
     register_detector("MeanDistance", MeanDistanceDetector, replace=True)
     register_detector("Failing", FailingDetector, replace=True)
     register_detector("Ablated", AblatedDetector, replace=True)
+    register_detector("Noisy", NoisyDetector, presets={"thyroid": {"noise": 10.0}}, replace=True)
     register_detector("NotWrittenYet", "skanomaly.detectors:NoSuchDetector", replace=True)
     register_dataset(DatasetSpec("tiny_images", _tiny_images, kind="image", scaler=None), replace=True)
     register_dataset(DatasetSpec("missing_file", _missing_file, kind="tabular", anomaly_ratio=0.1,
@@ -154,6 +169,31 @@ def test_variant_names_build_the_detector_with_those_parameters():
     assert json.loads(rows.loc["MeanDistance[shift=5.0]", "params"])["shift"] == 5.0
     with pytest.raises(ValueError, match="Unknown detector 'NoSuch\\[a=1\\]'"):
         run_benchmark(["NoSuch[a=1]"], ["thyroid"], seeds=[0], verbose=0)
+
+
+def test_label_free_selection_chooses_between_preset_and_defaults(monkeypatch):
+    from sklearn.model_selection import GridSearchCV
+
+    from skanomaly.benchmarks import registry
+
+    monkeypatch.setitem(registry.PRESETS, "Noisy", {"thyroid": {"noise": 10.0}})
+    factory = registry.label_free_selection_factory("Noisy")
+    search = factory("thyroid", 3)
+    assert isinstance(search, GridSearchCV) and search.estimator.random_state == 3
+    assert search.param_grid == [{"noise": [10.0]}, {"noise": [0.0]}]
+    assert search.cv.random_state == 3 and search.scoring.random_state == 3
+    assert factory("thyroid", 0, noise=10.0).param_grid == [{}]  # an override is not searched
+    assert factory("arrhythmia", 0).param_grid == [{}]  # no preset, a single candidate
+    # The built-in selected detectors compare their preset with the class defaults.
+    grid = registry.get_detector_spec("MirroredAEDetector-selected").build("thyroid", 0).param_grid
+    assert grid[0]["latent_dim"] == [4] and grid[1]["latent_dim"] == ["auto"]
+
+    register_detector("Noisy-selected", factory=factory, replace=True)
+    results = run_benchmark(["Noisy", "Noisy-selected"], ["thyroid"], seeds=[0], verbose=0).set_index("detector")
+    assert (results["status"] == "ok").all(), results["error"].tolist()
+    # The noisy preset is worse on synthetic anomalies, so the defaults win; the row records the model scored.
+    assert json.loads(results.loc["Noisy-selected", "params"]) == {"noise": 0.0, "random_state": 0}
+    assert results.loc["Noisy-selected", "roc_auc"] > results.loc["Noisy", "roc_auc"]
 
 
 def test_reference_not_duplicated():

@@ -20,6 +20,7 @@ from skanomaly.datasets import (
     load_thyroid,
     make_multimodal_2d,
     make_multimodal_2d_grid,
+    make_synthetic_anomalies,
     multimodal_2d_support_distance,
 )
 from skanomaly.datasets import _images, _kddcup99
@@ -535,3 +536,56 @@ def test_grid_bad_parameters(kwargs, match):
 def test_make_multimodal_2d_bad_parameters(kwargs, match):
     with pytest.raises(ValueError, match=match):
         make_multimodal_2d(**kwargs)
+
+
+# --------------------------------------------------------------------------- synthetic anomalies
+
+
+def test_make_synthetic_anomalies_shapes_and_determinism():
+    X = np.random.RandomState(0).normal(size=(50, 3))
+    for method in ["perturb", "shuffle", "uniform"]:
+        out = make_synthetic_anomalies(X, method=method, random_state=1)
+        assert out.shape == (50, 3) and out.dtype == np.float64 and np.all(np.isfinite(out))
+        assert np.array_equal(out, make_synthetic_anomalies(X, method=method, random_state=1))
+        assert not np.array_equal(out, make_synthetic_anomalies(X, method=method, random_state=2))
+    images = np.random.RandomState(0).uniform(size=(10, 1, 4, 4))
+    assert make_synthetic_anomalies(images, 7, random_state=0).shape == (7, 1, 4, 4)
+
+
+def test_make_synthetic_anomalies_methods_do_what_they_say():
+    rng = np.random.RandomState(0)
+    X = np.c_[rng.normal(size=200), rng.normal(size=200) * 10, np.full(200, 3.0)]
+    # shuffle: every value of a column is one of that column's observed values, rows are recombined
+    shuffled = make_synthetic_anomalies(X, 500, method="shuffle", random_state=0)
+    for j in range(3):
+        assert np.isin(shuffled[:, j], X[:, j]).all()
+    assert not all(any(np.array_equal(row, x) for x in X) for row in shuffled[:20])
+    # uniform: inside the widened box, and reaching beyond the data range
+    uniform = make_synthetic_anomalies(X, 2000, method="uniform", margin=0.5, random_state=0)
+    low, high = X.min(axis=0), X.max(axis=0)
+    assert (uniform >= low - 0.5 * (high - low)).all() and (uniform <= high + 0.5 * (high - low)).all()
+    assert (uniform[:, 0] > high[0]).any() and (uniform[:, 0] < low[0]).any()
+    assert np.all(make_synthetic_anomalies(X, 100, method="uniform", margin=0.0, random_state=0) <= high)
+    # perturb: rows of X plus noise in units of each column's spread; constant columns stay constant
+    assert np.isin(make_synthetic_anomalies(X, 20, noise_scale=0.0, random_state=0)[:, 0], X[:, 0]).all()
+    perturbed = make_synthetic_anomalies(X, 5000, noise_scale=2.0, random_state=0)
+    assert np.allclose(perturbed[:, 2], 3.0)
+    spread = perturbed[:, :2].std(axis=0) / X[:, :2].std(axis=0)
+    assert np.allclose(spread, np.sqrt(1 + 2.0 ** 2), rtol=0.1)
+
+
+@pytest.mark.parametrize(
+    "X, kwargs, match",
+    [
+        (np.zeros((5, 2)), {"method": "swap"}, "method must be one of"),
+        (np.zeros((1, 2)), {}, "at least 2 samples"),
+        (np.zeros(5), {}, "at least 2 samples"),
+        (np.array([[0.0, np.nan], [1.0, 2.0]]), {}, "NaN or infinite"),
+        (np.zeros((5, 2)), {"noise_scale": -1.0}, "noise_scale must be"),
+        (np.zeros((5, 2)), {"margin": np.inf}, "margin must be"),
+        (np.zeros((5, 2)), {"n_samples": 0}, "n_samples must be"),
+    ],
+)
+def test_make_synthetic_anomalies_errors(X, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        make_synthetic_anomalies(X, **kwargs)

@@ -24,6 +24,7 @@ from skanomaly.metrics import (
     anomaly_roc_auc_scorer,
     make_anomaly_scorer,
     make_f1_at_k_scorer,
+    make_synthetic_anomaly_scorer,
     n_top_k,
     precision_recall_f1_at_k,
     top_k_labels,
@@ -331,3 +332,72 @@ def test_custom_metric_scorer(blobs):
     assert scorer(forest, X_test, y_test) == pytest.approx(
         recall_at_k(y_test, -forest.score_samples(X_test), 0.1)
     )
+
+
+# ---------------------------------------------------------------------------------------------------
+# label-free scorer (synthetic anomalies)
+# ---------------------------------------------------------------------------------------------------
+
+
+class _ConstantScore:
+    """Scores every sample the same: no separation at all."""
+
+    def score_samples(self, X):
+        return np.zeros(len(X))
+
+
+def test_synthetic_anomaly_scorer_measures_separation_without_labels(blobs):
+    X_train, _, _ = blobs
+    forest = IsolationForest(random_state=0).fit(X_train[:200])
+    held_out = X_train[200:]
+    far = make_synthetic_anomaly_scorer("perturb", noise_scale=4.0)
+    near = make_synthetic_anomaly_scorer("perturb", noise_scale=0.2)
+    assert far(forest, held_out) > 0.9
+    assert 0.4 < near(forest, held_out) < far(forest, held_out)
+    assert far(forest, held_out, y_true=np.ones(100)) == far(forest, held_out)  # labels are ignored
+    assert far(_ConstantScore(), held_out) == 0.5
+    # same fold, same anomalies: repeated calls agree
+    assert make_synthetic_anomaly_scorer("shuffle")(forest, held_out) == \
+        make_synthetic_anomaly_scorer("shuffle")(forest, held_out)
+    assert "method='perturb'" in repr(far) and "noise_scale=4.0" in repr(far)
+
+
+def test_synthetic_anomaly_scorer_selects_in_gridsearch_on_unlabelled_data(blobs):
+    from sklearn.model_selection import GridSearchCV, KFold
+    from sklearn.neighbors import KernelDensity
+
+    X_train, X_test, y_test = blobs
+    # A far too narrow kernel gives held-out normals near-zero density: the label-free criterion must see it.
+    search = GridSearchCV(KernelDensity(), {"bandwidth": [0.02, 1.0]}, cv=KFold(3, shuffle=True, random_state=0),
+                          scoring=make_synthetic_anomaly_scorer("uniform")).fit(X_train)
+    assert search.best_params_ == {"bandwidth": 1.0}
+    assert anomaly_roc_auc(y_test, -search.score_samples(X_test)) > 0.95
+
+
+def test_synthetic_anomaly_scorer_keeps_dataframe_columns(blobs):
+    X = pd.DataFrame(blobs[0], columns=list("abcd"))
+    model = make_pipeline(StandardScaler(), IsolationForest(random_state=0)).fit(X)
+    seen = []
+
+    class Spy:
+        def score_samples(self, data):
+            seen.append(list(data.columns))
+            return model.score_samples(data)
+
+    make_synthetic_anomaly_scorer()(Spy(), X)
+    assert seen == [list("abcd")] * 2
+
+
+@pytest.mark.parametrize(
+    "args, kwargs, error, match",
+    [
+        (("swap",), {}, ValueError, "method must be one of"),
+        ((), {"random_state": None}, ValueError, "must be an int"),
+        ((), {"random_state": np.random.RandomState(0)}, ValueError, "must be an int"),
+        ((), {"n_anomalies": 0}, ValueError, "n_anomalies must be"),
+        ((), {"scale": 2.0}, TypeError, "Unexpected keyword"),
+    ],
+)
+def test_synthetic_anomaly_scorer_errors(args, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        make_synthetic_anomaly_scorer(*args, **kwargs)

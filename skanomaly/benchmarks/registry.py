@@ -38,6 +38,7 @@ __all__ = [
     "estimator_factory",
     "get_dataset_spec",
     "get_detector_spec",
+    "label_free_selection_factory",
     "list_datasets",
     "list_detectors",
     "make_scaler",
@@ -591,6 +592,50 @@ def _pyod_autoencoder_factory(dataset_name, seed, **overrides):
     return PyODAdapter(AutoEncoder(**kwargs))
 
 
+def label_free_selection_factory(base_name, *, method="perturb", n_splits=3):
+    """Factory of a detector whose preset is chosen against its class defaults without labels.
+
+    The built estimator is a :class:`~sklearn.model_selection.GridSearchCV` over two candidates: the base
+    detector with its dataset preset (and the user's overrides), and the same detector with every preset
+    parameter back at its class default (overrides kept). Each candidate is cross-validated on the
+    training data (normal only) with ``KFold(n_splits, shuffle=True, random_state=seed)`` and scored by
+    :func:`~skanomaly.metrics.make_synthetic_anomaly_scorer` (``method``, ``random_state=seed``); the
+    winner is refitted on all the training data. No label is read. When the dataset has no preset, the
+    search has one candidate.
+
+    Parameters
+    ----------
+    base_name : str
+        Registered detector whose preset and defaults compete.
+    method : {"perturb", "shuffle", "uniform"}, default="perturb"
+        Synthetic-anomaly construction of the scorer.
+    n_splits : int, default=3
+        Number of cross-validation folds.
+
+    Returns
+    -------
+    factory : callable
+        ``factory(dataset_name, seed, **overrides) -> GridSearchCV``.
+    """
+    from sklearn.model_selection import GridSearchCV, KFold
+
+    from ..metrics import make_synthetic_anomaly_scorer
+
+    def factory(dataset_name, seed, **overrides):
+        base = get_detector_spec(base_name).build(dataset_name, seed, **overrides)
+        preset = PRESETS.get(base_name, {}).get(dataset_name, {})
+        keys = sorted(set(preset) - set(overrides))
+        current = base.get_params(deep=False)
+        defaults = type(base)().get_params(deep=False)
+        grid = [{key: [current[key]] for key in keys}]
+        if any(current[key] != defaults[key] for key in keys):
+            grid.append({key: [defaults[key]] for key in keys})
+        return GridSearchCV(base, grid, scoring=make_synthetic_anomaly_scorer(method, random_state=int(seed)),
+                            cv=KFold(n_splits, shuffle=True, random_state=int(seed)), refit=True)
+
+    return factory
+
+
 register_detector("IsolationForest", "sklearn.ensemble:IsolationForest", defaults={"n_estimators": 100},
                   description="scikit-learn IsolationForest, 100 trees: the reference of every benchmark")
 register_detector("AutoEncoderDetector", "skanomaly.detectors:AutoEncoderDetector",
@@ -603,3 +648,8 @@ register_detector("MirroredAEDetector", "skanomaly.detectors:MirroredAEDetector"
                   description="Mirrored autoencoder with simplex interpolation (Wu et al.)")
 register_detector("OMASGANDetector", "skanomaly.detectors:OMASGANDetector",
                   description="OMASGAN boundary-sample GAN (Dionelis et al., 2021)")
+register_detector("AMADetector-selected", factory=label_free_selection_factory("AMADetector"),
+                  description="AMADetector, its preset or its defaults, chosen without labels (synthetic anomalies)")
+register_detector("MirroredAEDetector-selected", factory=label_free_selection_factory("MirroredAEDetector"),
+                  description="MirroredAEDetector, its preset or its defaults, chosen without labels (synthetic "
+                              "anomalies)")

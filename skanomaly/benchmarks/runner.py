@@ -213,6 +213,12 @@ def _final_estimator(estimator):
     return estimator.steps[-1][1] if isinstance(estimator, Pipeline) else estimator
 
 
+def _fitted_detector(estimator):
+    """The fitted detector that scores: the pipeline's last step, or the model a search refitted."""
+    final = _final_estimator(estimator)
+    return getattr(final, "best_estimator_", final)
+
+
 def _json_params(detector):
     """``get_params(deep=False)`` of the detector itself (the PyOD model for adapters) as compact JSON."""
     if isinstance(detector, PyODAdapter):
@@ -260,10 +266,10 @@ def _message(exc):
 def _ablation_scores(estimator, X):
     """The final detector's :meth:`~skanomaly.base.BaseDetector.ablation_scores` on ``X`` (through the pipeline's
     preprocessing), or an empty dict for estimators without it."""
-    final = _final_estimator(estimator)
+    final = _fitted_detector(estimator)
     if not callable(getattr(final, "ablation_scores", None)):
         return {}
-    if final is not estimator and len(estimator.steps) > 1:
+    if isinstance(estimator, Pipeline) and len(estimator.steps) > 1:
         X = estimator[:-1].transform(X)
     return {name: column.to_numpy() for name, column in final.ablation_scores(X).items()}
 
@@ -322,7 +328,10 @@ def _run_one(estimator, split, meta, n_threads):
             start = time.perf_counter()
             estimator.fit(split.X_train)
             row["fit_seconds"] = time.perf_counter() - start
-            row["device"] = _device_of(_final_estimator(estimator))
+            row["device"] = _device_of(_fitted_detector(estimator))
+            if _fitted_detector(estimator) is not _final_estimator(estimator):
+                # A hyper-parameter search: record the model it chose, which is the one scored.
+                row["params"] = _json_params(_fitted_detector(estimator))
             start = time.perf_counter()
             score_samples = estimator.score_samples(split.X_test)
             row["score_seconds"] = time.perf_counter() - start

@@ -16,6 +16,7 @@ from ._odds import load_arrhythmia, load_thyroid
 from ._synthetic import (
     make_multimodal_2d,
     make_multimodal_2d_grid,
+    make_synthetic_anomalies,
     multimodal_2d_support_distance,
 )
 
@@ -29,5 +30,6 @@ __all__ = [
     "load_thyroid",
     "make_multimodal_2d",
     "make_multimodal_2d_grid",
+    "make_synthetic_anomalies",
     "multimodal_2d_support_distance",
 ]
