@@ -99,6 +99,8 @@ def test_history_records_every_term(fitted):
         ({"n_interp": 2}, None),
         ({"atypical_selection": None}, "negative"),
         ({"atypical_selection": "outward"}, None),
+        ({"negative_fraction": None}, None),
+        ({"negative_fraction": 0.5}, None),
         ({"shell_radius": "median_norm"}, None),
         ({"lambda_reg": 0.0}, None),
         ({"lambda_gp": 1.0}, None),
@@ -112,6 +114,26 @@ def test_every_ablation_switch_changes_the_training(fitted, switch, zero_column)
     assert not np.allclose(ablated.score_samples(X), det.score_samples(X))
     if zero_column is not None:
         assert (ablated.history_[zero_column] == 0).all()
+
+
+def test_negative_fraction_sets_the_count_and_the_weights_of_the_negatives(fitted):
+    det, X = fitted
+    net = det.net_
+    rows = torch.zeros(32, X.shape[1], dtype=next(net.module_.parameters()).dtype)
+    net.negatives = torch.ones(5, X.shape[1], dtype=rows.dtype)  # known anomalies: drawn at any epoch
+    try:
+        # default 0.1: 4 negatives join 32 normal rows (4 / 36 ~ 0.1), each term weighted by its share
+        negatives = net._negatives(rows, None)
+        assert negatives.shape == (4, X.shape[1])
+        assert net._shares(32, negatives) == (32 / 36, 4 / 36)
+        assert net._shares(32, None) == (1.0, 1.0)  # warm-up: the normal term keeps its full weight
+        assert net._n_negatives(1) == 2  # never fewer than 2 (BatchNorm of conv encoders in training mode)
+        net.config["negative_fraction"] = None  # as many negatives as rows, both terms at full weight
+        negatives = net._negatives(rows, None)
+        assert negatives.shape == (32, X.shape[1]) and net._shares(32, negatives) == (1.0, 1.0)
+    finally:
+        net.config["negative_fraction"] = det.negative_fraction
+        net.negatives = None
 
 
 def test_warmup_delays_the_synthetic_negatives():
@@ -170,7 +192,9 @@ def test_semi_supervised_uses_the_known_anomalies():
     X = np.vstack([X_normal, X_known])
     y = np.r_[np.zeros(300), np.ones(20)].astype(int)
     X_test, y_test = np.vstack([normal(100), cluster(100)]), np.r_[np.zeros(100), np.ones(100)]
+    # negative_fraction=None: a negative for every normal row, at full weight, to make the known anomalies count
     params = dict(max_epochs=40, lr=1e-3, lr_milestones=(1.0,), atypical_selection=None, latent_dim=2,
+                  negative_fraction=None,
                   hidden_layer_sizes=(16,), critic_hidden_layer_sizes=(32,), n_critic=2, random_state=0,
                   device="cpu")
 
@@ -217,6 +241,8 @@ def test_semi_supervised_label_errors(y, message):
         {"atypical_selection": "sideways"},
         {"score_type": "likelihood"},
         {"delta": 0.0},
+        {"negative_fraction": 0.0},
+        {"negative_fraction": 1.0},
         {"shell_radius": "huge"},
         {"warmup_epochs": -1},
         {"betas": (1.5, 0.9)},

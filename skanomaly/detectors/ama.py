@@ -95,10 +95,24 @@ class _AMANet(DetectorNet):
                 group["lr"] = lr
 
     # ------------------------------------------------------------------------------------------- negatives
+    def _n_negatives(self, n):
+        """How many negatives a step with ``n`` normal rows draws (at least 2, for BatchNorm in training mode)."""
+        fraction = self.config["negative_fraction"]
+        if fraction is None:
+            return n
+        return max(2, round(n * fraction / (1.0 - fraction)))
+
+    def _shares(self, n, negatives):
+        """Weights of the normal and the negative terms: their shares of the mixed batch, or (1, 1)."""
+        if negatives is None or self.config["negative_fraction"] is None:
+            return 1.0, 1.0
+        m = negatives.shape[0]
+        return n / (n + m), m / (n + m)
+
     def _negatives(self, x, codes):
         """Negatives of this step (detached), or None: known anomalies, else atypical samples after warm-up."""
         c = self.config
-        n = x.shape[0]
+        n = self._n_negatives(x.shape[0])
         if self.negatives is not None:
             rows = torch.randint(self.negatives.shape[0], (n,), device=self.negatives.device)
             return self.negatives[rows].to(x.device)
@@ -166,6 +180,7 @@ class _AMANet(DetectorNet):
                 mixed, weights, index = simplex_interpolate(codes, k, method="uniform", high=c["interp_high"])
                 interpolation = decoder(mixed)
         negatives = self._negatives(X, codes)
+        normal_share, negative_share = self._shares(X.shape[0], negatives)
         if negatives is not None:
             with torch.no_grad():
                 negative_reconstruction = decoder(encoder(negatives))
@@ -187,7 +202,8 @@ class _AMANet(DetectorNet):
             with parametrize.cached():  # one spectral-norm power iteration per step, shared by all calls
                 mirror, interp, negative = self._gaps(X, reconstruction, interpolation, index, negatives,
                                                       negative_reconstruction)
-                gain = mirror + c["lambda_inter"] * interp - c["lambda_neg"] * negative.mean()
+                gain = (normal_share * mirror + c["lambda_inter"] * interp
+                        - c["lambda_neg"] * negative_share * negative.mean())
                 if c["lambda_gp"] > 0:
                     penalty = gradient_penalty(lambda u: critic(lefts, u), lefts, rights)
                 critic_loss = -gain + c["lambda_gp"] * penalty
@@ -208,7 +224,8 @@ class _AMANet(DetectorNet):
                                                   negative_reconstruction)
         negative = negative.mean()
         latent_norm = codes.norm(dim=1).mean()
-        loss = mirror + c["lambda_inter"] * interp - c["lambda_neg"] * negative + c["lambda_reg"] * latent_norm
+        loss = (normal_share * mirror + c["lambda_inter"] * interp - c["lambda_neg"] * negative_share * negative
+                + c["lambda_reg"] * latent_norm)
         loss.backward()
         self.optimizer_.step()
         self.encoder_optimizer_.step()
@@ -250,10 +267,12 @@ class AMADetector(BaseDetector):
         L_{reg} &= \mathbb{E}_x\, \lVert E(x) \rVert_2
 
     The paper's objective is the saddle point :math:`\min_{E,G} \max_D L` of
-    :math:`L = L_{mir} + \lambda_{inter} L_{int} - \lambda_{neg} L_{neg} + \lambda_{reg} L_{reg}`.
+    :math:`L = w L_{mir} + \lambda_{inter} L_{int} - \lambda_{neg} (1 - w) L_{neg} + \lambda_{reg} L_{reg}`,
+    where :math:`w` is the share of normal rows in the batch of normals and negatives (``negative_fraction``,
+    below; :math:`w = 1` during the warm-up).
     The encoder and generator take one Adam step on :math:`L` per batch (recorded as ``train_loss``); before
     it, the critic takes ``n_critic`` Adam steps on the same batch that minimise ``critic_loss``
-    :math:`= -(L_{mir} + \lambda_{inter} L_{int} - \lambda_{neg} L_{neg}) + \lambda_{gp} GP`, where ``GP`` is the
+    :math:`= -(w L_{mir} + \lambda_{inter} L_{int} - \lambda_{neg} (1 - w) L_{neg}) + \lambda_{gp} GP`, where ``GP`` is the
     WGAN-GP penalty of :math:`u \mapsto D(x, u)` on segments between
     :math:`x` and the second member of every pair the critic compares (:math:`\hat x`, the interpolations, the
     negatives' reconstructions) (``lambda_gp``; ``spectral_norm=True`` adds spectral normalisation).
@@ -266,11 +285,16 @@ class AMADetector(BaseDetector):
     maximise their gap is unbounded (it diverged within 20 epochs on synthetic data) and is not offered.
 
     **Negatives.** ``atypical_selection="inward"`` (default) / ``"outward"``: after ``warmup_epochs``, each
-    step decodes as many latent codes as the batch has rows, drawn with uniform directions and norms uniform in
+    step adds negatives to its batch of :math:`n` normal rows so that they make up ``negative_fraction`` of the
+    mixed batch (:math:`m = \max(2, \mathrm{round}(n f / (1 - f)))`; :math:`w = n / (n + m)`), as the authors'
+    released training script replaces 10 % of every batch by atypical samples and averages the label-weighted
+    losses over the whole batch, so that ``lambda_neg=5`` weighs the negatives' term about 0.5 against 0.9 for
+    the normal rows. The negatives are latent codes
+    drawn with uniform directions and norms uniform in
     :math:`[r - \delta, r]` (inward) or :math:`[r, r + \delta]` (outward), :math:`r = \sqrt{d}` (``shell_radius``);
     ``None`` disables them. **Semi-supervised mode** (``semi_supervised=True``): ``fit(X, y)`` with labels
     ``y`` (1 = anomaly, 0 = normal) trains on the normal rows only and draws the negatives of every step (from
-    the first epoch) from the rows with ``y == 1`` (as many as the batch has rows, with replacement) instead
+    the first epoch) from the rows with ``y == 1`` (with replacement, as many as for synthetic ones) instead
     of synthetic ones. With ``semi_supervised=False``, ``y`` is ignored, as scikit-learn requires.
 
     **Scores.** The R-score :math:`R(x) = \lVert f(x, x) - f(x, G(E(x))) \rVert_1`; after training, its mean
@@ -330,6 +354,11 @@ class AMADetector(BaseDetector):
         Width :math:`\delta` of the shell.
     lambda_neg : float, default=5.0
         Weight of the negatives' term.
+    negative_fraction : float in (0, 1) or None, default=0.1
+        Share of negatives in each mixed batch; both terms are weighted by their shares (see above). ``None``
+        draws as many negatives as the batch has rows and gives both terms full weight (:math:`w = 1`,
+        negatives weighted by ``lambda_neg`` alone), about nine times more negative weight than the
+        authors' script.
     warmup_epochs : int or "auto", default="auto"
         Epochs without synthetic negatives; ``"auto"`` is ``round(0.1 * max_epochs)`` (10 of 100 epochs).
     semi_supervised : bool, default=False
@@ -427,6 +456,7 @@ class AMADetector(BaseDetector):
         "shell_radius": [StrOptions({"sqrt_dim", "median_norm"}), Interval(Real, 0, None, closed="neither")],
         "delta": [Interval(Real, 0, None, closed="neither")],
         "lambda_neg": [Interval(Real, 0, None, closed="left")],
+        "negative_fraction": [Interval(Real, 0, 1, closed="neither"), None],
         "warmup_epochs": [Interval(Integral, 0, None, closed="left"), StrOptions({"auto"})],
         "semi_supervised": ["boolean"],
         "score_type": [StrOptions({"a_score", "r_score"})],
@@ -460,6 +490,7 @@ class AMADetector(BaseDetector):
         shell_radius="sqrt_dim",
         delta=0.5,
         lambda_neg=5.0,
+        negative_fraction=0.1,
         warmup_epochs="auto",
         semi_supervised=False,
         score_type="a_score",
@@ -495,6 +526,7 @@ class AMADetector(BaseDetector):
         self.shell_radius = shell_radius
         self.delta = delta
         self.lambda_neg = lambda_neg
+        self.negative_fraction = negative_fraction
         self.warmup_epochs = warmup_epochs
         self.semi_supervised = semi_supervised
         self.score_type = score_type
@@ -592,6 +624,7 @@ class AMADetector(BaseDetector):
             "lambda_inter": float(self.lambda_inter),
             "lambda_reg": float(self.lambda_reg),
             "lambda_neg": float(self.lambda_neg),
+            "negative_fraction": None if self.negative_fraction is None else float(self.negative_fraction),
             "atypical_selection": self.atypical_selection,
             "shell_radius": self.shell_radius if isinstance(self.shell_radius, str) else float(self.shell_radius),
             "delta": float(self.delta),
