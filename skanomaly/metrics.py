@@ -27,6 +27,10 @@ estimator without a scikit-learn style ``score_samples`` raises an ``AttributeEr
 scored with the wrong sign. :func:`make_anomaly_scorer` turns any ``(y_true, anomaly_score)`` metric into
 such a scorer.
 
+Without labels, :func:`make_synthetic_anomaly_scorer` judges a detector by the AUROC of held-out normal data
+against synthetic anomalies made from it (see :func:`skanomaly.datasets.make_synthetic_anomalies`), so a
+search needs no labelled anomaly at all.
+
 Top-k% thresholding
 -------------------
 The tabular benchmark protocol (Zong et al. 2018, DAGMM; Zenati et al. 2018, ALAD) labels as anomalous
