@@ -408,7 +408,15 @@ def test_cli_demo_one_seed(tmp_path, capsys):
     assert stored["split_hash"].nunique() == 1
 
 
-def test_environment_info():
+def test_environment_info(monkeypatch):
     info = environment_info()
     assert set(info) == {"skanomaly_version", "git_commit", "git_dirty", "torch_version"}
+    from skanomaly.benchmarks import runner
+
+    calls = []
+    monkeypatch.setattr(runner, "_git", lambda args, cwd: calls.append((args, cwd)) or "")
+    assert runner.environment_info()["git_dirty"] is False
+    # "dirty" looks at the package folder only, not at results written into the checkout
+    status = [(args, cwd) for args, cwd in calls if args[0] == "status"]
+    assert status[0][0][-2:] == ["--", "."] and status[0][1].name == "skanomaly"
     assert info["git_commit"] == "unknown" or re.fullmatch(r"[0-9a-f]{40}", info["git_commit"])

@@ -114,8 +114,9 @@ def environment_info():
     -------
     info : dict
         ``skanomaly_version``; ``git_commit`` (``git rev-parse HEAD`` of the repository holding the installed
-        package, ``"unknown"`` outside a git checkout or without commits); ``git_dirty`` (tracked files differ
-        from that commit; ``None`` when unknown); ``torch_version``.
+        package, ``"unknown"`` outside a git checkout or without commits); ``git_dirty`` (tracked files of
+        the package folder itself differ from that commit, so edits to results or docs do not count; ``None``
+        when unknown); ``torch_version``.
     """
     try:
         from skanomaly import __version__ as version
@@ -124,7 +125,8 @@ def environment_info():
     package_dir = Path(__file__).resolve().parent.parent
     try:
         commit = _git(["rev-parse", "HEAD"], package_dir)
-        dirty = bool(_git(["status", "--porcelain", "--untracked-files=no"], package_dir))
+        # Only the package's own files: results and docs written while benchmarks run do not make it dirty.
+        dirty = bool(_git(["status", "--porcelain", "--untracked-files=no", "--", "."], package_dir))
     except (OSError, subprocess.SubprocessError):
         commit, dirty = "unknown", None
     try:
