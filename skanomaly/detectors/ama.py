@@ -280,7 +280,8 @@ class AMADetector(BaseDetector):
     pairs with the *reversed* orientation (reconstructed pairs high, mirrored pairs low), while the
     encoder/generator still reconstruct negatives well in that critic's eyes. The negatives thus shape the
     critic and its features: samples like them get atypically *low* R-scores, which the two-sided A-score flags
-    (with known anomalies, the A-score separated them while the R-score ranked them as the most normal rows).
+    (with known anomalies and ``negative_fraction=None``, the A-score separated them while the R-score ranked
+    them as the most normal rows).
     A variant in which the critic separates negatives' pairs like normal ones and the encoder/generator
     maximise their gap is unbounded (it diverged within 20 epochs on synthetic data) and is not offered.
 
