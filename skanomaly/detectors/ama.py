@@ -267,13 +267,14 @@ class AMADetector(BaseDetector):
         L_{reg} &= \mathbb{E}_x\, \lVert E(x) \rVert_2
 
     The paper's objective is the saddle point :math:`\min_{E,G} \max_D L` of
-    :math:`L = w L_{mir} + \lambda_{inter} L_{int} - \lambda_{neg} (1 - w) L_{neg} + \lambda_{reg} L_{reg}`,
-    where :math:`w` is the share of normal rows in the batch of normals and negatives (``negative_fraction``,
-    below; :math:`w = 1` during the warm-up).
+    :math:`L = w L_{mir} + \lambda_{inter} L_{int} - \lambda_{neg} w_- L_{neg} + \lambda_{reg} L_{reg}`,
+    where :math:`w` and :math:`w_-` are the shares of normal rows and of negatives in the mixed batch
+    (``negative_fraction``, below; :math:`w = 1` during the warm-up, :math:`w = w_- = 1` with
+    ``negative_fraction=None``).
     The encoder and generator take one Adam step on :math:`L` per batch (recorded as ``train_loss``); before
     it, the critic takes ``n_critic`` Adam steps on the same batch that minimise ``critic_loss``
-    :math:`= -(w L_{mir} + \lambda_{inter} L_{int} - \lambda_{neg} (1 - w) L_{neg}) + \lambda_{gp} GP`, where ``GP`` is the
-    WGAN-GP penalty of :math:`u \mapsto D(x, u)` on segments between
+    :math:`= -(w L_{mir} + \lambda_{inter} L_{int} - \lambda_{neg} w_- L_{neg}) + \lambda_{gp} GP`, where
+    ``GP`` is the WGAN-GP penalty of :math:`u \mapsto D(x, u)` on segments between
     :math:`x` and the second member of every pair the critic compares (:math:`\hat x`, the interpolations, the
     negatives' reconstructions) (``lambda_gp``; ``spectral_norm=True`` adds spectral normalisation).
     Because the Lipschitz critics form a symmetric class, the minus sign makes the critic score the negatives'
@@ -287,11 +288,11 @@ class AMADetector(BaseDetector):
 
     **Negatives.** ``atypical_selection="inward"`` (default) / ``"outward"``: after ``warmup_epochs``, each
     step adds negatives to its batch of :math:`n` normal rows so that they make up ``negative_fraction`` of the
-    mixed batch (:math:`m = \max(2, \mathrm{round}(n f / (1 - f)))`; :math:`w = n / (n + m)`), as the authors'
+    mixed batch (:math:`m = \max(2, \mathrm{round}(n f / (1 - f)))`; :math:`w = n / (n + m)`,
+    :math:`w_- = m / (n + m)`), as the authors'
     released training script replaces 10 % of every batch by atypical samples and averages the label-weighted
     losses over the whole batch, so that ``lambda_neg=5`` weighs the negatives' term about 0.5 against 0.9 for
-    the normal rows. The negatives are latent codes
-    drawn with uniform directions and norms uniform in
+    the normal rows. The negatives decode latent codes drawn with uniform directions and norms uniform in
     :math:`[r - \delta, r]` (inward) or :math:`[r, r + \delta]` (outward), :math:`r = \sqrt{d}` (``shell_radius``);
     ``None`` disables them. **Semi-supervised mode** (``semi_supervised=True``): ``fit(X, y)`` with labels
     ``y`` (1 = anomaly, 0 = normal) trains on the normal rows only and draws the negatives of every step (from
