@@ -330,10 +330,11 @@ def _run_one(estimator, split, meta, n_threads):
             start = time.perf_counter()
             estimator.fit(split.X_train)
             row["fit_seconds"] = time.perf_counter() - start
-            row["device"] = _device_of(_fitted_detector(estimator))
-            if _fitted_detector(estimator) is not _final_estimator(estimator):
+            fitted = _fitted_detector(estimator)
+            row["device"] = _device_of(fitted)
+            if fitted is not _final_estimator(estimator):
                 # A hyper-parameter search: record the model it chose, which is the one scored.
-                row["params"] = _json_params(_fitted_detector(estimator))
+                row["params"] = _json_params(fitted)
             start = time.perf_counter()
             score_samples = estimator.score_samples(split.X_test)
             row["score_seconds"] = time.perf_counter() - start

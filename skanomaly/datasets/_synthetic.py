@@ -25,15 +25,15 @@ def _modes(kind):
     raise ValueError(f"kind must be one of {list(_KINDS)}, got {kind!r}.")
 
 
-def _check_noise(noise):
+def _check_nonnegative_real(value, name):
     if (
-        not isinstance(noise, numbers.Real)
-        or isinstance(noise, bool)
-        or not np.isfinite(noise)
-        or noise < 0
+        not isinstance(value, numbers.Real)
+        or isinstance(value, bool)
+        or not np.isfinite(value)
+        or value < 0
     ):
-        raise ValueError(f"noise must be a finite real number >= 0, got {noise!r}.")
-    return float(noise)
+        raise ValueError(f"{name} must be a finite real number >= 0, got {value!r}.")
+    return float(value)
 
 
 def _check_positive_int(value, name, minimum=1):
@@ -87,7 +87,7 @@ def make_multimodal_2d(n_samples=1000, *, kind="rings_and_blobs", noise=0.05, ra
     ((500, 2), 7)
     """
     n_samples = _check_positive_int(n_samples, "n_samples")
-    noise = _check_noise(noise)
+    noise = _check_nonnegative_real(noise, "noise")
     modes = _modes(kind)
     rng = check_random_state(random_state)
 
@@ -190,7 +190,7 @@ def make_multimodal_2d_grid(
     ((2500, 2), True)
     """
     n = _check_positive_int(n_points_per_axis, "n_points_per_axis", minimum=2)
-    noise = _check_noise(noise)
+    noise = _check_nonnegative_real(noise, "noise")
     modes = _modes(kind)
     if threshold is None:
         threshold = 4.0 * noise
@@ -220,17 +220,6 @@ def make_multimodal_2d_grid(
 
 
 _ANOMALY_METHODS = ("perturb", "shuffle", "uniform")
-
-
-def _check_nonnegative_real(value, name):
-    if (
-        not isinstance(value, numbers.Real)
-        or isinstance(value, bool)
-        or not np.isfinite(value)
-        or value < 0
-    ):
-        raise ValueError(f"{name} must be a finite real number >= 0, got {value!r}.")
-    return float(value)
 
 
 def make_synthetic_anomalies(
