@@ -184,9 +184,17 @@ def test_label_free_selection_chooses_between_preset_and_defaults(monkeypatch):
     assert search.cv.random_state == 3 and search.scoring.random_state == 3
     assert factory("thyroid", 0, noise=10.0).param_grid == [{}]  # an override is not searched
     assert factory("arrhythmia", 0).param_grid == [{}]  # no preset, a single candidate
+    # Further candidates sit on top of the defaults; a parameter the user overrides is not searched.
+    wide = registry.label_free_selection_factory("Noisy", param_grid={"noise": (0.5, 20.0)})
+    assert wide("thyroid", 0).param_grid == [{"noise": [10.0]}, {"noise": [0.0]}, {"noise": [0.5, 20.0]}]
+    assert wide("thyroid", 0, noise=1.0).param_grid == [{}]
+    assert wide("arrhythmia", 0).param_grid == [{}, {"noise": [0.5, 20.0]}]
     # The built-in selected detectors compare their preset with the class defaults.
     grid = registry.get_detector_spec("MirroredAEDetector-selected").build("thyroid", 0).param_grid
     assert grid[0]["latent_dim"] == [4] and grid[1]["latent_dim"] == ["auto"]
+    grid = registry.get_detector_spec("MirroredAEDetector-searched").build("thyroid", 0).param_grid
+    assert [candidate["latent_dim"] for candidate in grid] == [[4], ["auto"], [4, 16]]
+    assert grid[2]["hidden_layer_sizes"] == [(64,)]  # the further candidates build on the defaults
 
     register_detector("Noisy-selected", factory=factory, replace=True)
     results = run_benchmark(["Noisy", "Noisy-selected"], ["thyroid"], seeds=[0], verbose=0).set_index("detector")

@@ -592,34 +592,47 @@ def _pyod_autoencoder_factory(dataset_name, seed, **overrides):
     return PyODAdapter(AutoEncoder(**kwargs))
 
 
-def label_free_selection_factory(base_name, *, method="perturb", n_splits=3):
-    """Factory of a detector whose preset is chosen against its class defaults without labels.
+def label_free_selection_factory(base_name, *, method="perturb", n_splits=3, param_grid=None):
+    """Factory of a detector whose hyperparameters are chosen without labels.
 
-    The built estimator is a :class:`~sklearn.model_selection.GridSearchCV` over two candidates: the base
-    detector with its dataset preset (and the user's overrides), and the same detector with every preset
-    parameter back at its class default (overrides kept). Each candidate is cross-validated on the
-    training data (normal only) with ``KFold(n_splits, shuffle=True, random_state=seed)`` and scored by
+    The built estimator is a :class:`~sklearn.model_selection.GridSearchCV`. Its candidates are the base
+    detector with its dataset preset (and the user's overrides), the same detector with every preset
+    parameter back at its class default (overrides kept), and, when ``param_grid`` is given, further
+    candidates on top of those defaults. Each candidate is cross-validated on the training data (normal
+    only) with ``KFold(n_splits, shuffle=True, random_state=seed)`` and scored by
     :func:`~skanomaly.metrics.make_synthetic_anomaly_scorer` (``method``, ``random_state=seed``); the
-    winner is refitted on all the training data. No label is read. When the dataset has no preset, the
-    search has one candidate.
+    winner is refitted on all the training data. No label is read. When the dataset has no preset and no
+    ``param_grid`` is given, the search has one candidate.
 
     Parameters
     ----------
     base_name : str
-        Registered detector whose preset and defaults compete.
+        Registered detector whose candidates compete.
     method : {"perturb", "shuffle", "uniform"}, default="perturb"
         Synthetic-anomaly construction of the scorer.
     n_splits : int, default=3
         Number of cross-validation folds.
+    param_grid : dict of str to list, default=None
+        Further candidates: every combination of these values, each set on top of the class defaults
+        (preset parameters reset). A parameter the user overrides is not searched.
 
     Returns
     -------
     factory : callable
         ``factory(dataset_name, seed, **overrides) -> GridSearchCV``.
+
+    Examples
+    --------
+    >>> from skanomaly.benchmarks import label_free_selection_factory
+    >>> factory = label_free_selection_factory("MirroredAEDetector", param_grid={"latent_dim": [4, 16]})
+    >>> factory("thyroid", 0).param_grid[2]["latent_dim"]
+    [4, 16]
     """
     from sklearn.model_selection import GridSearchCV, KFold
 
     from ..metrics import make_synthetic_anomaly_scorer
+
+    extra = {key: list(values) for key, values in (param_grid or {}).items()}
 
     def factory(dataset_name, seed, **overrides):
         base = get_detector_spec(base_name).build(dataset_name, seed, **overrides)
@@ -630,6 +643,9 @@ def label_free_selection_factory(base_name, *, method="perturb", n_splits=3):
         grid = [{key: [current[key]] for key in keys}]
         if any(current[key] != defaults[key] for key in keys):
             grid.append({key: [defaults[key]] for key in keys})
+        searched = {key: values for key, values in extra.items() if key not in overrides}
+        if searched:
+            grid.append({**{key: [defaults[key]] for key in keys}, **searched})
         return GridSearchCV(base, grid, scoring=make_synthetic_anomaly_scorer(method, random_state=int(seed)),
                             cv=KFold(n_splits, shuffle=True, random_state=int(seed)), refit=True)
 
@@ -653,3 +669,7 @@ register_detector("AMADetector-selected", factory=label_free_selection_factory("
 register_detector("MirroredAEDetector-selected", factory=label_free_selection_factory("MirroredAEDetector"),
                   description="MirroredAEDetector, its preset or its defaults, chosen without labels (synthetic "
                               "anomalies)")
+register_detector("MirroredAEDetector-searched",
+                  factory=label_free_selection_factory("MirroredAEDetector", param_grid={"latent_dim": [4, 16]}),
+                  description="MirroredAEDetector, its preset, its defaults or the defaults with latent_dim 4 or 16, "
+                              "chosen without labels (synthetic anomalies)")
