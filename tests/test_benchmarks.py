@@ -189,6 +189,9 @@ def test_label_free_selection_chooses_between_preset_and_defaults(monkeypatch):
     assert wide("thyroid", 0).param_grid == [{"noise": [10.0]}, {"noise": [0.0]}, {"noise": [0.5, 20.0]}]
     assert wide("thyroid", 0, noise=1.0).param_grid == [{}]
     assert wide("arrhythmia", 0).param_grid == [{}, {"noise": [0.5, 20.0]}]
+    for bad in (0.5, "0.5", []):
+        with pytest.raises(ValueError, match="non-empty list"):
+            registry.label_free_selection_factory("Noisy", param_grid={"noise": bad})
     # The built-in selected detectors compare their preset with the class defaults.
     grid = registry.get_detector_spec("MirroredAEDetector-selected").build("thyroid", 0).param_grid
     assert grid[0]["latent_dim"] == [4] and grid[1]["latent_dim"] == ["auto"]

@@ -20,7 +20,7 @@ from __future__ import annotations
 import ast
 import importlib
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 from sklearn.base import BaseEstimator, OutlierMixin, clone
@@ -632,7 +632,11 @@ def label_free_selection_factory(base_name, *, method="perturb", n_splits=3, par
 
     from ..metrics import make_synthetic_anomaly_scorer
 
-    extra = {key: list(values) for key, values in (param_grid or {}).items()}
+    extra = {}
+    for key, values in (param_grid or {}).items():
+        if isinstance(values, str) or not isinstance(values, Sequence) or len(values) == 0:
+            raise ValueError(f"param_grid[{key!r}] must be a non-empty list of values; got {values!r}.")
+        extra[key] = list(values)
 
     def factory(dataset_name, seed, **overrides):
         base = get_detector_spec(base_name).build(dataset_name, seed, **overrides)
