@@ -644,12 +644,13 @@ def label_free_selection_factory(base_name, *, method="perturb", n_splits=3, par
         keys = sorted(set(preset) - set(overrides))
         current = base.get_params(deep=False)
         defaults = type(base)().get_params(deep=False)
+        reset = {key: [defaults[key]] for key in keys}
         grid = [{key: [current[key]] for key in keys}]
         if any(current[key] != defaults[key] for key in keys):
-            grid.append({key: [defaults[key]] for key in keys})
+            grid.append(reset)
         searched = {key: values for key, values in extra.items() if key not in overrides}
         if searched:
-            grid.append({**{key: [defaults[key]] for key in keys}, **searched})
+            grid.append({**reset, **searched})
         return GridSearchCV(base, grid, scoring=make_synthetic_anomaly_scorer(method, random_state=int(seed)),
                             cv=KFold(n_splits, shuffle=True, random_state=int(seed)), refit=True)
 
