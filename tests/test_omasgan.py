@@ -86,11 +86,21 @@ def test_stop_after_trains_the_stages_and_picks_the_score(toy_data, tiny_model, 
 def test_ablation_scores_equal_the_refitted_ablations(toy_data, tiny_model, stop_after):
     X = toy_data[:50]
     ablations = tiny_model.ablation_scores(X)
-    assert list(ablations.columns) == ["stop_after=task1", "stop_after=task3"]
+    assert list(ablations.columns) == ["stop_after=task1", "stop_after=task3", "lambda_fd=0.0"]
     refitted = OMASGANDetector(**TINY, random_state=0, stop_after=stop_after).fit(toy_data[:200])
     np.testing.assert_array_equal(ablations[f"stop_after={stop_after}"].to_numpy(), refitted.score_samples(X))
     expected = ["stop_after=task1"] if stop_after == "task3" else []
     assert list(refitted.ablation_scores(X).columns) == expected
+
+
+def test_ablation_scores_give_the_anomaly_discriminator_alone(toy_data, tiny_model):
+    X = toy_data[:50]
+    column = tiny_model.ablation_scores(X)["lambda_fd=0.0"].to_numpy()
+    refitted = OMASGANDetector(**TINY, random_state=0, lambda_fd=0.0).fit(toy_data[:200])
+    np.testing.assert_array_equal(column, refitted.score_samples(X))
+    np.testing.assert_allclose(column, -tiny_model.score_terms(X)["J"].to_numpy())
+    assert not np.allclose(column, tiny_model.score_samples(X))  # the fD term does change the score
+    assert "lambda_fd=0.0" not in refitted.ablation_scores(X).columns
 
 
 @pytest.mark.parametrize("divergence", DIVERGENCES)

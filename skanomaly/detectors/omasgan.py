@@ -466,6 +466,7 @@ class OMASGANDetector(BaseDetector):
     ``score_samples = T_D(x)``; ``"task2"`` also trains ``B`` (for :meth:`boundary_samples`) and scores
     like ``"task1"``; ``"task3"`` scores with the retrained critic, ``score_samples = T_C(x)``; ``"full"``
     (default) uses ``-AS``. (Paper, MNIST leave-one-out: 0.59 -> 0.71 -> 0.84 for Task 1 -> Task 3 -> full.)
+    :meth:`ablation_scores` of a full model also gives ``"lambda_fd=0.0"``, the score of ``J`` alone.
 
     Choices the paper leaves open, and deviations, all parameters: ``boundary_divergence="auto"`` uses the KL
     f-divergence for ``m`` when Task 1 uses KLWGAN (KLWGAN's Donsker-Varadhan bound grows without limit as
@@ -847,11 +848,16 @@ class OMASGANDetector(BaseDetector):
             return self._critic_term_scores(self.critic_, X)
         if self.stop_after == "task3":
             return self._critic_term_scores(self.retrained_critic_, X)
+        terms = self._standardised_terms(X)
+        return -(terms[:, 0] + self.lambda_fd * terms[:, 1])
+
+    def _standardised_terms(self, X):
+        """``J~`` and ``fD~`` of validated rows, shape (n, 2), each standardised with its training statistics."""
         terms = self._batched(self._anomaly_terms, X)
         stats = self.score_stats_
-        j = (terms[:, 0] - stats["j_mean"]) / stats["j_std"]
-        fd = (terms[:, 1] - stats["fd_mean"]) / stats["fd_std"]
-        return -(j + self.lambda_fd * fd)
+        terms[:, 0] = (terms[:, 0] - stats["j_mean"]) / stats["j_std"]
+        terms[:, 1] = (terms[:, 1] - stats["fd_mean"]) / stats["fd_std"]
+        return terms
 
     def _score_variants(self):
         # Task 1's critic is not changed by the later stages (Task 2 trains a copy when boundary_critic="train",
@@ -862,6 +868,9 @@ class OMASGANDetector(BaseDetector):
             variants["stop_after=task1"] = lambda X: self._critic_term_scores(self.critic_, X)
         if self.stop_after == "full":
             variants["stop_after=task3"] = lambda X: self._critic_term_scores(self.retrained_critic_, X)
+            if self.lambda_fd != 0:
+                # lambda_fd enters only the score (training and score_stats_ do not read it): J~ alone.
+                variants["lambda_fd=0.0"] = lambda X: -self._standardised_terms(X)[:, 0]
         return variants
 
     def _critic_term_scores(self, critic, X):
@@ -884,11 +893,8 @@ class OMASGANDetector(BaseDetector):
         check_is_fitted(self)
         if self.stop_after != "full":
             raise ValueError(f"score_terms needs stop_after='full'; this detector stopped after {self.stop_after!r}.")
-        X = self._validate_X(X, reset=False)
-        terms = self._batched(self._anomaly_terms, X)
-        stats = self.score_stats_
-        return pd.DataFrame({"J": (terms[:, 0] - stats["j_mean"]) / stats["j_std"],
-                             "fD": (terms[:, 1] - stats["fd_mean"]) / stats["fd_std"]})
+        terms = self._standardised_terms(self._validate_X(X, reset=False))
+        return pd.DataFrame({"J": terms[:, 0], "fD": terms[:, 1]})
 
     # ------------------------------------------------------------------------------------------ sampling
     def _sample(self, network, n_samples, random_state):
