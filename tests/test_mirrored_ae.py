@@ -8,7 +8,7 @@ import torch
 from sklearn.metrics import roc_auc_score
 
 from skanomaly.detectors.mirrored_ae import MirroredAEDetector
-from skanomaly.nn import ConvEncoder
+from skanomaly.nn import ConvEncoder, ResidualCritic
 
 # Small networks and few epochs: every fit below takes well under a few seconds on one core. The critic is
 # spectrally normalised with one step per batch (cheaper than the default gradient penalty, tested separately).
@@ -191,7 +191,8 @@ def test_images_flat_and_4d(shape):
     np.testing.assert_allclose(by_shape.score_samples(flat), scores, rtol=1e-10)
     # The pair critic is convolutional and sees both images stacked channel-wise.
     critic = by_shape.net_.module_.recon_critic.net
-    assert isinstance(critic, ConvEncoder) and critic.image_shape == (2 * shape[0], *shape[1:])
+    expected = ResidualCritic if shape == (3, 32, 32) else ConvEncoder  # critic_architecture="auto"
+    assert type(critic) is expected and critic.image_shape == (2 * shape[0], *shape[1:])
 
 
 @pytest.mark.parametrize(

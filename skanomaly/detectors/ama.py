@@ -319,7 +319,7 @@ class AMADetector(BaseDetector):
 
     Tabular rows use MLPs (scale them first, e.g. ``make_pipeline(StandardScaler(), AMADetector())``);
     images (``image_shape`` set, or 3-D/4-D input) use a DCGAN-style conv encoder/generator and a conv pair
-    critic (``2C`` channels, no BatchNorm).
+    critic (``2C`` channels, no BatchNorm; residual on 32x32 images, see ``critic_architecture``).
 
     Parameters
     ----------
@@ -338,6 +338,10 @@ class AMADetector(BaseDetector):
         Output activation of the generator (``None``: linear).
     base_channels : int, default=32
         Channels of the first conv stage of every conv net (images only).
+    critic_architecture : {"auto", "dcgan", "resnet"}, default="auto"
+        Conv critics (images only): DCGAN-style strided convolutions, or SN-GAN-style residual blocks with
+        ``4 * base_channels`` channels (:class:`~skanomaly.nn.ResidualCritic`, far costlier). ``"auto"``: residual
+        for 32x32 images (the AMA supplement's choice), DCGAN-style otherwise.
     mirrored : bool, default=True
         Mirrored pair critic; ``False`` is the ablation with a critic on single samples.
     n_interp : int, default=3
@@ -449,6 +453,7 @@ class AMADetector(BaseDetector):
         "activation": [StrOptions(set(ACTIVATIONS))],
         "out_activation": [StrOptions({"sigmoid", "tanh"}), None],
         "base_channels": [Interval(Integral, 1, None, closed="left")],
+        "critic_architecture": [StrOptions({"auto", "dcgan", "resnet"})],
         "mirrored": ["boolean"],
         "n_interp": [Interval(Integral, 1, None, closed="left")],
         "interp_high": [Interval(Real, 0, None, closed="neither")],
@@ -483,6 +488,7 @@ class AMADetector(BaseDetector):
         activation="leaky_relu",
         out_activation=None,
         base_channels=32,
+        critic_architecture="auto",
         mirrored=True,
         n_interp=3,
         interp_high=0.5,
@@ -519,6 +525,7 @@ class AMADetector(BaseDetector):
         self.activation = activation
         self.out_activation = out_activation
         self.base_channels = base_channels
+        self.critic_architecture = critic_architecture
         self.mirrored = mirrored
         self.n_interp = n_interp
         self.interp_high = interp_high
@@ -608,7 +615,8 @@ class AMADetector(BaseDetector):
         decoder_sizes = hidden if decoder_hidden is None else tuple(decoder_hidden)[::-1]
         decoder = make_decoder(self.latent_dim_, n_features, hidden_layer_sizes=decoder_sizes,
                                out_activation=self.out_activation, **arch)
-        critic_kwargs = dict(hidden_layer_sizes=critic_hidden, spectral_norm=self.spectral_norm, **arch)
+        critic_kwargs = dict(hidden_layer_sizes=critic_hidden, spectral_norm=self.spectral_norm,
+                             architecture=self.critic_architecture, **arch)
         if self.mirrored:
             critic = PairCritic(n_features, **critic_kwargs)
         else:

@@ -286,8 +286,8 @@ class MirroredAEDetector(BaseDetector):
 
     Tabular rows use MLPs (scale them first, e.g. ``make_pipeline(StandardScaler(), MirroredAEDetector())``);
     images (``image_shape`` set, or 3-D/4-D input) use DCGAN-style conv nets and conv pair critics that stack
-    ``x`` and its partner channel-wise. Per-dataset settings of the paper's supplement are in
-    :mod:`skanomaly.detectors.presets`.
+    ``x`` and its partner channel-wise (residual critics on 32x32 images, see ``critic_architecture``).
+    Per-dataset settings of the paper's supplement are in :mod:`skanomaly.detectors.presets`.
 
     Parameters
     ----------
@@ -307,6 +307,10 @@ class MirroredAEDetector(BaseDetector):
         BatchNorm in the hidden layers of the MLP encoder and generator (never in critics).
     base_channels : int, default=32
         Channels of the first conv stage (images only).
+    critic_architecture : {"auto", "dcgan", "resnet"}, default="auto"
+        Conv critics (images only): DCGAN-style strided convolutions, or SN-GAN-style residual blocks with
+        ``4 * base_channels`` channels (:class:`~skanomaly.nn.ResidualCritic`, far costlier). ``"auto"``: residual
+        for 32x32 images (the AMA supplement's choice), DCGAN-style otherwise.
     out_activation : str or None, default=None
         Output activation of the generator (e.g. ``"sigmoid"`` for images in [0, 1]); ``None`` is linear.
     n_interp : int >= 1, default=3
@@ -414,6 +418,7 @@ class MirroredAEDetector(BaseDetector):
         "activation": [StrOptions(set(ACTIVATIONS))],
         "batch_norm": ["boolean"],
         "base_channels": [Interval(Integral, 1, None, closed="left")],
+        "critic_architecture": [StrOptions({"auto", "dcgan", "resnet"})],
         "out_activation": [StrOptions(set(ACTIVATIONS)), None],
         "n_interp": [Interval(Integral, 1, None, closed="left")],
         "simplex_sampling": [StrOptions({"dirichlet", "uniform"})],
@@ -444,6 +449,7 @@ class MirroredAEDetector(BaseDetector):
         activation="leaky_relu",
         batch_norm=False,
         base_channels=32,
+        critic_architecture="auto",
         out_activation=None,
         n_interp=3,
         simplex_sampling="dirichlet",
@@ -476,6 +482,7 @@ class MirroredAEDetector(BaseDetector):
         self.activation = activation
         self.batch_norm = batch_norm
         self.base_channels = base_channels
+        self.critic_architecture = critic_architecture
         self.out_activation = out_activation
         self.n_interp = n_interp
         self.simplex_sampling = simplex_sampling
@@ -526,7 +533,8 @@ class MirroredAEDetector(BaseDetector):
                                batch_norm=self.batch_norm, **common)
         decoder = make_decoder(self.latent_dim_, n_features, hidden_layer_sizes=decoder_sizes,
                                batch_norm=self.batch_norm, out_activation=self.out_activation, **common)
-        critic_args = dict(hidden_layer_sizes=self.critic_hidden_layer_sizes, **common)
+        critic_args = dict(hidden_layer_sizes=self.critic_hidden_layer_sizes, architecture=self.critic_architecture,
+                           **common)
         recon_critic = PairCritic(n_features, spectral_norm=self.spectral_norm, **critic_args)
         inter_critic = PairCritic(n_features, spectral_norm=False, **critic_args)
         module = _MirroredAEModule(encoder, decoder, recon_critic, inter_critic)

@@ -488,7 +488,7 @@ class OMASGANDetector(BaseDetector):
 
     Tabular rows use MLPs (scale them first, e.g. ``make_pipeline(StandardScaler(), OMASGANDetector())``);
     images (``image_shape`` set, or 3-D/4-D input) use DCGAN-style conv generators and spectrally normalised
-    conv critics without BatchNorm.
+    conv critics without BatchNorm (residual on 32x32 images, see ``critic_architecture``).
 
     Parameters
     ----------
@@ -514,6 +514,10 @@ class OMASGANDetector(BaseDetector):
         Output activation of the generators (e.g. ``"sigmoid"`` for images in [0, 1]); ``None`` is linear.
     base_channels : int, default=32
         Channels of the first conv stage (images only).
+    critic_architecture : {"auto", "dcgan", "resnet"}, default="auto"
+        Conv critics (images only): DCGAN-style strided convolutions, or SN-GAN-style residual blocks with
+        ``4 * base_channels`` channels (:class:`~skanomaly.nn.ResidualCritic`, far costlier). ``"auto"``: residual
+        for 32x32 images (the AMA supplement's choice), DCGAN-style otherwise.
     spectral_norm : bool, default=True
         Spectral normalisation in the critics ``D`` and ``C``.
     anomaly_spectral_norm : bool, default=False
@@ -625,6 +629,7 @@ class OMASGANDetector(BaseDetector):
         "activation": [StrOptions(set(ACTIVATIONS))],
         "generator_out_activation": [StrOptions(set(ACTIVATIONS)), None],
         "base_channels": [Interval(Integral, 1, None, closed="left")],
+        "critic_architecture": [StrOptions({"auto", "dcgan", "resnet"})],
         "spectral_norm": ["boolean"],
         "anomaly_spectral_norm": ["boolean"],
         "lambda_r1": [Interval(Real, 0, None, closed="left")],
@@ -662,6 +667,7 @@ class OMASGANDetector(BaseDetector):
         activation="leaky_relu",
         generator_out_activation=None,
         base_channels=32,
+        critic_architecture="auto",
         spectral_norm=True,
         anomaly_spectral_norm=False,
         lambda_r1=0.0,
@@ -701,6 +707,7 @@ class OMASGANDetector(BaseDetector):
         self.activation = activation
         self.generator_out_activation = generator_out_activation
         self.base_channels = base_channels
+        self.critic_architecture = critic_architecture
         self.spectral_norm = spectral_norm
         self.anomaly_spectral_norm = anomaly_spectral_norm
         self.lambda_r1 = lambda_r1
@@ -759,7 +766,8 @@ class OMASGANDetector(BaseDetector):
             return make_decoder(self.latent_dim_, n_features, out_activation=self.generator_out_activation, **shapes)
 
         def new_critic():
-            return make_critic(n_features, spectral_norm=self.spectral_norm, **shapes)
+            return make_critic(n_features, spectral_norm=self.spectral_norm, architecture=self.critic_architecture,
+                               **shapes)
 
         def copy_of(network, factory):
             # A fresh instance loaded with the weights: a deepcopy of a spectrally normalised module would share
@@ -808,7 +816,7 @@ class OMASGANDetector(BaseDetector):
                       **gan)
         if last >= 3:
             module.anomaly_discriminator = make_critic(n_features, spectral_norm=self.anomaly_spectral_norm,
-                                                       **shapes)
+                                                       architecture=self.critic_architecture, **shapes)
             net = run("j", _AnomalyDiscriminatorNet, self.j_epochs, delta=self.delta)
         self.net_ = net
         history = pd.concat(frames, ignore_index=True)

@@ -3,17 +3,30 @@
 import torch
 from torch import nn
 
-from .conv import ConvEncoder
+from .conv import ConvEncoder, ResidualCritic
 from .mlp import MLP
 
-__all__ = ["make_critic", "PairCritic"]
+__all__ = ["CRITIC_ARCHITECTURES", "make_critic", "PairCritic"]
+
+CRITIC_ARCHITECTURES = ("auto", "dcgan", "resnet")
+
+
+def resolve_critic_architecture(architecture, image_shape):
+    """``"dcgan"`` or ``"resnet"`` for images (``"auto"``: ``"resnet"`` for 32x32, else ``"dcgan"``); None for rows."""
+    if architecture not in CRITIC_ARCHITECTURES:
+        raise ValueError(f"critic architecture must be one of {CRITIC_ARCHITECTURES}, got {architecture!r}.")
+    if image_shape is None:
+        return None
+    if architecture == "auto":
+        return "resnet" if tuple(image_shape[1:]) == (32, 32) else "dcgan"
+    return architecture
 
 
 def make_critic(n_features, *, image_shape=None, hidden_layer_sizes=(64,), base_channels=32,
-                activation="leaky_relu", spectral_norm=True):
-    """A critic ``x -> R`` without BatchNorm: an :class:`MLP`, or a :class:`ConvEncoder` for images.
+                activation="leaky_relu", spectral_norm=True, architecture="auto"):
+    """A critic ``x -> R`` without BatchNorm: an :class:`MLP`, or a conv net for images.
 
-    Both expose ``features(x)``, the penultimate activations.
+    Every critic exposes ``features(x)``, the penultimate activations.
 
     Parameters
     ----------
@@ -25,12 +38,21 @@ def make_critic(n_features, *, image_shape=None, hidden_layer_sizes=(64,), base_
     activation : str, default="leaky_relu"
     spectral_norm : bool, default=True
         Spectral normalisation of every layer (Lipschitz control).
+    architecture : {"auto", "dcgan", "resnet"}, default="auto"
+        Images only: the DCGAN-style strided :class:`ConvEncoder` (``base_channels`` doubling per stage) or the
+        SN-GAN-style :class:`ResidualCritic` (``4 * base_channels`` channels: 128 by default, as in SN-GAN).
+        ``"auto"`` takes the residual critic for 32x32 images (the AMA supplement's choice) and the DCGAN-style
+        one otherwise.
 
     Returns
     -------
     critic : torch.nn.Module
     """
-    if image_shape is not None:
+    architecture = resolve_critic_architecture(architecture, image_shape)
+    if architecture == "resnet":
+        return ResidualCritic(image_shape, 1, channels=4 * base_channels, activation=activation,
+                              spectral_norm=spectral_norm)
+    if architecture == "dcgan":
         return ConvEncoder(image_shape, 1, base_channels=base_channels, activation=activation,
                            batch_norm=False, spectral_norm=spectral_norm)
     return MLP(n_features, hidden_layer_sizes, 1, activation=activation, spectral_norm=spectral_norm)
@@ -50,19 +72,21 @@ class PairCritic(nn.Module):
         Width of one flat input row.
     image_shape : tuple of int or None, default=None
         ``(C, H, W)`` of one input; the critic sees ``(2C, H, W)``.
-    hidden_layer_sizes, base_channels, activation, spectral_norm
-        As in :func:`make_critic`.
+    hidden_layer_sizes, base_channels, activation, spectral_norm, architecture
+        As in :func:`make_critic` (``"auto"`` looks at the shape of one input, e.g. 3x32x32).
     """
 
     def __init__(self, n_features, *, image_shape=None, hidden_layer_sizes=(64,), base_channels=32,
-                 activation="leaky_relu", spectral_norm=True):
+                 activation="leaky_relu", spectral_norm=True, architecture="auto"):
         super().__init__()
         pair_shape = None
+        architecture = resolve_critic_architecture(architecture, image_shape)
         if image_shape is not None:
             channels, height, width = image_shape
             pair_shape = (2 * channels, height, width)
         self.net = make_critic(2 * n_features, image_shape=pair_shape, hidden_layer_sizes=hidden_layer_sizes,
-                               base_channels=base_channels, activation=activation, spectral_norm=spectral_norm)
+                               base_channels=base_channels, activation=activation, spectral_norm=spectral_norm,
+                               architecture=architecture or "auto")
 
     def features(self, x, x_other):
         """Penultimate features of the pair, shape (n, n_hidden)."""
