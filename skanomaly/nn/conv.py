@@ -235,7 +235,8 @@ class ResidualCritic(nn.Module):
         if int(n_blocks) < 2:
             raise ValueError(f"n_blocks must be at least 2, got {n_blocks}.")
         if (self.image_shape[1] // 2) % 2:
-            raise ValueError(f"ResidualCritic halves the image side twice; side {self.image_shape[1]} // 2 is odd.")
+            raise ValueError(f"The residual critic halves the image side twice, and side {self.image_shape[1]} // 2 "
+                             "is odd: use critic_architecture='dcgan' for this image size.")
         wrap = _spectral_norm if spectral_norm else (lambda layer: layer)
         blocks = []
         c_in = self.image_shape[0]
