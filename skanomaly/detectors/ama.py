@@ -12,7 +12,16 @@ from torch import nn
 from torch.nn.utils import parametrize
 
 from ..base import BaseDetector, DetectorNet
-from ..nn import ACTIVATIONS, PairCritic, gradient_penalty, make_critic, make_decoder, make_encoder, simplex_interpolate
+from ..nn import (
+    ACTIVATIONS,
+    CRITIC_ARCHITECTURES,
+    PairCritic,
+    gradient_penalty,
+    make_critic,
+    make_decoder,
+    make_encoder,
+    simplex_interpolate,
+)
 from .autoencoder import resolve_latent_dim
 
 __all__ = ["AMADetector"]
@@ -453,7 +462,7 @@ class AMADetector(BaseDetector):
         "activation": [StrOptions(set(ACTIVATIONS))],
         "out_activation": [StrOptions({"sigmoid", "tanh"}), None],
         "base_channels": [Interval(Integral, 1, None, closed="left")],
-        "critic_architecture": [StrOptions({"auto", "dcgan", "resnet"})],
+        "critic_architecture": [StrOptions(set(CRITIC_ARCHITECTURES))],
         "mirrored": ["boolean"],
         "n_interp": [Interval(Integral, 1, None, closed="left")],
         "interp_high": [Interval(Real, 0, None, closed="neither")],

@@ -13,6 +13,7 @@ from torch import nn
 from ..base import BaseDetector, DetectorNet
 from ..nn import (
     ACTIVATIONS,
+    CRITIC_ARCHITECTURES,
     PairCritic,
     gradient_penalty,
     latent_norm_hinge,
@@ -418,7 +419,7 @@ class MirroredAEDetector(BaseDetector):
         "activation": [StrOptions(set(ACTIVATIONS))],
         "batch_norm": ["boolean"],
         "base_channels": [Interval(Integral, 1, None, closed="left")],
-        "critic_architecture": [StrOptions({"auto", "dcgan", "resnet"})],
+        "critic_architecture": [StrOptions(set(CRITIC_ARCHITECTURES))],
         "out_activation": [StrOptions(set(ACTIVATIONS)), None],
         "n_interp": [Interval(Integral, 1, None, closed="left")],
         "simplex_sampling": [StrOptions({"dirichlet", "uniform"})],

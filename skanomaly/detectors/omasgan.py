@@ -30,7 +30,7 @@ from torch import nn
 from ..base import BaseDetector, DetectorNet, _history_frame
 from ..divergences import DIVERGENCES, KLWGAN, get_divergence
 from ..exceptions import TrainingDivergedError
-from ..nn import ACTIVATIONS, make_critic, make_decoder, r1_penalty
+from ..nn import ACTIVATIONS, CRITIC_ARCHITECTURES, make_critic, make_decoder, r1_penalty
 from .autoencoder import resolve_latent_dim
 
 __all__ = ["OMASGANDetector"]
@@ -629,7 +629,7 @@ class OMASGANDetector(BaseDetector):
         "activation": [StrOptions(set(ACTIVATIONS))],
         "generator_out_activation": [StrOptions(set(ACTIVATIONS)), None],
         "base_channels": [Interval(Integral, 1, None, closed="left")],
-        "critic_architecture": [StrOptions({"auto", "dcgan", "resnet"})],
+        "critic_architecture": [StrOptions(set(CRITIC_ARCHITECTURES))],
         "spectral_norm": ["boolean"],
         "anomaly_spectral_norm": ["boolean"],
         "lambda_r1": [Interval(Real, 0, None, closed="left")],
