@@ -73,20 +73,19 @@ class PairCritic(nn.Module):
     image_shape : tuple of int or None, default=None
         ``(C, H, W)`` of one input; the critic sees ``(2C, H, W)``.
     hidden_layer_sizes, base_channels, activation, spectral_norm, architecture
-        As in :func:`make_critic` (``"auto"`` looks at the shape of one input, e.g. 3x32x32).
+        As in :func:`make_critic` (stacking changes the channels only, so ``"auto"`` decides on the image side).
     """
 
     def __init__(self, n_features, *, image_shape=None, hidden_layer_sizes=(64,), base_channels=32,
                  activation="leaky_relu", spectral_norm=True, architecture="auto"):
         super().__init__()
         pair_shape = None
-        architecture = resolve_critic_architecture(architecture, image_shape)
         if image_shape is not None:
             channels, height, width = image_shape
             pair_shape = (2 * channels, height, width)
         self.net = make_critic(2 * n_features, image_shape=pair_shape, hidden_layer_sizes=hidden_layer_sizes,
                                base_channels=base_channels, activation=activation, spectral_norm=spectral_norm,
-                               architecture=architecture or "auto")
+                               architecture=architecture)
 
     def features(self, x, x_other):
         """Penultimate features of the pair, shape (n, n_hidden)."""
