@@ -37,6 +37,7 @@ from .registry import (
     make_scaler,
     register_dataset,
     register_detector,
+    seed_ensemble_factory,
 )
 from .report import format_mean_sd, markdown_table, summarize
 from .runner import (
@@ -78,5 +79,6 @@ __all__ = [
     "register_dataset",
     "register_detector",
     "run_benchmark",
+    "seed_ensemble_factory",
     "summarize",
 ]

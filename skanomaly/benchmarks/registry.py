@@ -46,6 +46,7 @@ __all__ = [
     "parse_variant_name",
     "register_dataset",
     "register_detector",
+    "seed_ensemble_factory",
 ]
 
 #: Name of the reference detector that every benchmark includes.
@@ -657,6 +658,43 @@ def label_free_selection_factory(base_name, *, method="perturb", n_splits=3, par
     return factory
 
 
+def seed_ensemble_factory(base_name, *, n_estimators=5):
+    """Factory of a :class:`~skanomaly.ensemble.SeedEnsembleDetector` around a registered detector.
+
+    The base detector is built as its own spec builds it (preset, overrides, search), and the ensemble draws
+    its members' seeds from the run's seed. Each member is a full fit of the base, a search included.
+
+    Parameters
+    ----------
+    base_name : str
+        Registered detector of which the members are clones.
+    n_estimators : int, default=5
+        Number of members.
+
+    Returns
+    -------
+    factory : callable
+        ``factory(dataset_name, seed, **overrides) -> SeedEnsembleDetector``. The overrides ``n_estimators`` and
+        ``combination`` set the ensemble's parameters (e.g. ``"MirroredAEDetector-ensemble[n_estimators=3]"``);
+        all others go to the base detector.
+
+    Examples
+    --------
+    >>> from skanomaly.benchmarks import seed_ensemble_factory
+    >>> seed_ensemble_factory("MirroredAEDetector", n_estimators=3)("thyroid", 0).n_estimators
+    3
+    """
+    from ..ensemble import SeedEnsembleDetector
+
+    def factory(dataset_name, seed, **overrides):
+        own = {"n_estimators": n_estimators}
+        own.update({key: overrides.pop(key) for key in ("n_estimators", "combination") if key in overrides})
+        base = get_detector_spec(base_name).build(dataset_name, seed, **overrides)
+        return SeedEnsembleDetector(base, random_state=int(seed), **own)
+
+    return factory
+
+
 register_detector("IsolationForest", "sklearn.ensemble:IsolationForest", defaults={"n_estimators": 100},
                   description="scikit-learn IsolationForest, 100 trees: the reference of every benchmark")
 register_detector("AutoEncoderDetector", "skanomaly.detectors:AutoEncoderDetector",
@@ -678,3 +716,9 @@ register_detector("MirroredAEDetector-searched",
                   factory=label_free_selection_factory("MirroredAEDetector", param_grid={"latent_dim": [4, 16]}),
                   description="MirroredAEDetector, its preset, its defaults or the defaults with latent_dim 4 or 16, "
                               "chosen without labels (synthetic anomalies)")
+register_detector("MirroredAEDetector-ensemble", factory=seed_ensemble_factory("MirroredAEDetector"),
+                  description="MirroredAEDetector trained from 5 seeds, standardised scores averaged")
+register_detector("MirroredAEDetector-selected-ensemble", factory=seed_ensemble_factory("MirroredAEDetector-selected"),
+                  description="5 seeds of MirroredAEDetector-selected (each member runs its own label-free choice)")
+register_detector("MirroredAEDetector-searched-ensemble", factory=seed_ensemble_factory("MirroredAEDetector-searched"),
+                  description="5 seeds of MirroredAEDetector-searched (each member runs its own label-free search)")
