@@ -8,6 +8,8 @@ Detectors follow scikit-learn's outlier-detector contract: ``fit(X)`` on (mostly
 __version__ = "0.1.0.dev0"
 
 from .detectors import AMADetector, AutoEncoderDetector, MirroredAEDetector, OMASGANDetector  # noqa: E402
+from .ensemble import SeedEnsembleDetector  # noqa: E402
 from .exceptions import TrainingDivergedError  # noqa: E402
 
-__all__ = ["AMADetector", "AutoEncoderDetector", "MirroredAEDetector", "OMASGANDetector", "TrainingDivergedError", "__version__"]
+__all__ = ["AMADetector", "AutoEncoderDetector", "MirroredAEDetector", "OMASGANDetector", "SeedEnsembleDetector",
+           "TrainingDivergedError", "__version__"]

@@ -74,7 +74,7 @@ class SeedEnsembleDetector(OutlierMixin, MetaEstimatorMixin, BaseEstimator):
     offset_ : float
         Threshold on :meth:`score_samples`: the ``100 * contamination`` percentile of the training scores.
     n_features_in_ : int
-        Number of features seen in :meth:`fit` (from the members).
+        Number of features seen in :meth:`fit`, as the members record it (absent when they do not).
     feature_names_in_ : ndarray of str
         Column names seen in :meth:`fit`, when ``X`` had string column names.
 
@@ -138,10 +138,9 @@ class SeedEnsembleDetector(OutlierMixin, MetaEstimatorMixin, BaseEstimator):
         self.estimators_ = [member for member, _, _ in fitted]
         self.score_means_ = np.array([mean for _, mean, _ in fitted])
         self.score_scales_ = np.array([scale for _, _, scale in fitted])
-        first = self.estimators_[0]
-        self.n_features_in_ = first.n_features_in_
-        if hasattr(first, "feature_names_in_"):
-            self.feature_names_in_ = first.feature_names_in_
+        for name in ("n_features_in_", "feature_names_in_"):  # as the members saw the data, when they record it
+            if hasattr(self.estimators_[0], name):
+                setattr(self, name, getattr(self.estimators_[0], name))
         self.offset_ = float(np.percentile(self.score_samples(X), 100.0 * self.contamination))
         return self
 

@@ -431,3 +431,24 @@ def test_environment_info(monkeypatch):
     status = [(args, cwd) for args, cwd in calls if args[0] == "status"]
     assert status[0][0][-2:] == ["--", "."] and status[0][1].name == "skanomaly"
     assert info["git_commit"] == "unknown" or re.fullmatch(r"[0-9a-f]{40}", info["git_commit"])
+
+
+def test_seed_ensemble_factory_wraps_the_base_detector():
+    from skanomaly.benchmarks import registry
+    from skanomaly.ensemble import SeedEnsembleDetector
+
+    factory = registry.seed_ensemble_factory("MeanDistance", n_estimators=4)
+    ensemble = factory("thyroid", 7, shift=1.0)
+    assert isinstance(ensemble, SeedEnsembleDetector)
+    assert (ensemble.n_estimators, ensemble.random_state, ensemble.estimator.shift) == (4, 7, 1.0)
+    # The ensemble's own parameters are taken out of the overrides; the rest reach the base detector.
+    ensemble = factory("thyroid", 0, n_estimators=2, combination="median")
+    assert (ensemble.n_estimators, ensemble.combination) == (2, "median")
+    built = registry.get_detector_spec("MirroredAEDetector-searched-ensemble").build("thyroid", 3)
+    assert built.estimator.param_grid[2]["latent_dim"] == [4, 16] and built.n_estimators == 5
+
+    register_detector("MeanDistance-ensemble", factory=factory, replace=True)
+    results = run_benchmark(["MeanDistance", "MeanDistance-ensemble"], ["thyroid"], seeds=[0],
+                            verbose=0).set_index("detector")
+    assert (results["status"] == "ok").all(), results["error"].tolist()
+    assert results.loc["MeanDistance-ensemble", "roc_auc"] != results.loc["MeanDistance", "roc_auc"]

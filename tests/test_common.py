@@ -3,6 +3,7 @@
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skanomaly.detectors import AMADetector, AutoEncoderDetector, MirroredAEDetector, OMASGANDetector
+from skanomaly.ensemble import SeedEnsembleDetector
 
 # Tiny networks and one or two epochs: these checks test the API contract, not the learning.
 DETECTORS = [
@@ -13,6 +14,8 @@ DETECTORS = [
                        latent_dim=2, warmup_epochs=0, n_critic=1),
     OMASGANDetector(task1_epochs=1, task2_epochs=1, task3_epochs=1, j_epochs=1, hidden_layer_sizes=(8,),
                     latent_dim=2, batch_size=32, n_reference=16),
+    SeedEnsembleDetector(AutoEncoderDetector(max_epochs=2, batch_size=32, hidden_layer_sizes=(8,), latent_dim=2),
+                         n_estimators=2),
 ]
 
 # check name -> reason; every entry must say why the check cannot pass. Aim: empty.
