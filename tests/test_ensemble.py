@@ -16,7 +16,7 @@ def _tiny(**params):
 
 
 @pytest.fixture(scope="module")
-def fitted(request):
+def fitted():
     rng = np.random.RandomState(0)
     X = rng.normal(size=(300, 6))
     return X, SeedEnsembleDetector(_tiny(), n_estimators=3, random_state=0).fit(X)
