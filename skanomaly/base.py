@@ -145,7 +145,46 @@ class DetectorNet(NeuralNet):
         return {"loss": terms["loss"].detach()}
 
 
-class BaseDetector(OutlierMixin, BaseEstimator, metaclass=ABCMeta):
+class OffsetThresholdMixin:
+    """``decision_function`` and ``predict`` of an outlier detector from its ``score_samples`` and ``offset_``.
+
+    Shared by :class:`BaseDetector`, :class:`~skanomaly.ensemble.SeedEnsembleDetector` and the benchmarks'
+    :class:`~skanomaly.benchmarks.PyODAdapter`: the threshold of :meth:`predict` is ``offset_``, set in ``fit``.
+    """
+
+    def decision_function(self, X):
+        """Shifted normality score: negative for outliers, positive for inliers.
+
+        ``decision_function(X) = score_samples(X) - offset_``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or images
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,)
+        """
+        return self.score_samples(X) - self.offset_
+
+    def predict(self, X):
+        """Label each sample: +1 inlier, -1 outlier (``decision_function`` below 0, i.e. below ``offset_``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or images
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,) of int
+        """
+        decision = self.decision_function(X)
+        labels = np.ones(decision.shape[0], dtype=int)
+        labels[decision < 0] = -1
+        return labels
+
+
+class BaseDetector(OffsetThresholdMixin, OutlierMixin, BaseEstimator, metaclass=ABCMeta):
     """Base class of the skanomaly detectors (scikit-learn outlier-detector contract).
 
     Subclasses set ``_parameter_constraints`` (extending this class's) and implement :meth:`_fit_networks`,
@@ -291,37 +330,6 @@ class BaseDetector(OutlierMixin, BaseEstimator, metaclass=ABCMeta):
     def _score_variants(self):
         """``{"param=value": callable(X) -> score_samples}`` for :meth:`ablation_scores` (none by default)."""
         return {}
-
-    def decision_function(self, X):
-        """Shifted normality score: negative for outliers, positive for inliers.
-
-        ``decision_function(X) = score_samples(X) - offset_``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features) or images
-
-        Returns
-        -------
-        scores : ndarray of shape (n_samples,)
-        """
-        return self.score_samples(X) - self.offset_
-
-    def predict(self, X):
-        """Label each sample: +1 inlier, -1 outlier (by the ``contamination`` threshold ``offset_``).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features) or images
-
-        Returns
-        -------
-        labels : ndarray of shape (n_samples,) of int
-        """
-        decision = self.decision_function(X)
-        labels = np.ones(decision.shape[0], dtype=int)
-        labels[decision < 0] = -1
-        return labels
 
     def anomaly_score(self, X):
         """Anomaly score (higher = more anomalous): ``-score_samples(X)``, the PyOD-style convenience.

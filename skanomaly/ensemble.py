@@ -16,6 +16,8 @@ from sklearn.utils import check_random_state, get_tags
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from .base import OffsetThresholdMixin
+
 __all__ = ["SeedEnsembleDetector"]
 
 
@@ -37,7 +39,7 @@ def _fit_member(estimator, X, y, seed):
     return member, float(np.mean(scores)), scale if scale > 0 else 1.0
 
 
-class SeedEnsembleDetector(OutlierMixin, MetaEstimatorMixin, BaseEstimator):
+class SeedEnsembleDetector(OffsetThresholdMixin, OutlierMixin, MetaEstimatorMixin, BaseEstimator):
     """Average of one detector trained from ``n_estimators`` random seeds.
 
     Each member is a clone of ``estimator`` whose ``random_state`` parameters (nested ones too, e.g. in a
@@ -174,35 +176,6 @@ class SeedEnsembleDetector(OutlierMixin, MetaEstimatorMixin, BaseEstimator):
         scores = self.member_scores(X)
         combined = np.median(scores, axis=1) if self.combination == "median" else scores.mean(axis=1)
         return combined.astype(np.float64)
-
-    def decision_function(self, X):
-        """Shifted normality score: negative for outliers, positive for inliers (``score_samples - offset_``).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features), or any input ``estimator`` accepts
-
-        Returns
-        -------
-        scores : ndarray of shape (n_samples,)
-        """
-        return self.score_samples(X) - self.offset_
-
-    def predict(self, X):
-        """Label each sample: +1 inlier, -1 outlier (by the ``contamination`` threshold ``offset_``).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features), or any input ``estimator`` accepts
-
-        Returns
-        -------
-        labels : ndarray of shape (n_samples,) of int
-        """
-        decision = self.decision_function(X)
-        labels = np.ones(decision.shape[0], dtype=int)
-        labels[decision < 0] = -1
-        return labels
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

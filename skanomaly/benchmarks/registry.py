@@ -26,6 +26,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, OutlierMixin, clone
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
+from ..base import OffsetThresholdMixin
 from ..detectors.presets import PRESETS as DETECTOR_PRESETS
 
 __all__ = [
@@ -246,7 +247,7 @@ for _spec in [
 # ----------------------------------------------------------------------------------------------------------------
 
 
-class PyODAdapter(OutlierMixin, BaseEstimator):
+class PyODAdapter(OffsetThresholdMixin, OutlierMixin, BaseEstimator):
     """Expose a PyOD detector with scikit-learn's sign convention (``score_samples`` higher = more normal).
 
     PyOD's ``decision_function`` returns an anomaly score (higher = more anomalous); this adapter negates
@@ -305,32 +306,6 @@ class PyODAdapter(OutlierMixin, BaseEstimator):
         scores : ndarray of shape (n_samples,), float64
         """
         return -np.asarray(self.detector_.decision_function(np.asarray(X, dtype=np.float64)), dtype=np.float64)
-
-    def decision_function(self, X):
-        """Return ``score_samples(X) - offset_`` (negative = outlier).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        decision : ndarray of shape (n_samples,)
-        """
-        return self.score_samples(X) - self.offset_
-
-    def predict(self, X):
-        """Return +1 for inliers and -1 for outliers.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        labels : ndarray of shape (n_samples,), int
-        """
-        return np.where(self.decision_function(X) < 0, -1, 1)
 
 
 # ----------------------------------------------------------------------------------------------------------------
