@@ -123,13 +123,13 @@ def test_negative_fraction_sets_the_count_and_the_weights_of_the_negatives(fitte
     net.negatives = torch.ones(5, X.shape[1], dtype=rows.dtype)  # known anomalies: drawn at any epoch
     try:
         # default 0.1: 4 negatives join 32 normal rows (4 / 36 ~ 0.1), each term weighted by its share
-        negatives = net._negatives(rows, None)
+        negatives = net._negatives(rows)
         assert negatives.shape == (4, X.shape[1])
         assert net._shares(32, negatives) == (32 / 36, 4 / 36)
         assert net._shares(32, None) == (1.0, 1.0)  # warm-up: the normal term keeps its full weight
-        assert net._n_negatives(1) == 2  # never fewer than 2 (BatchNorm of conv encoders in training mode)
+        assert net._n_negatives(1) == 2  # never fewer than 2
         net.config["negative_fraction"] = None  # as many negatives as rows, both terms at full weight
-        negatives = net._negatives(rows, None)
+        negatives = net._negatives(rows)
         assert negatives.shape == (32, X.shape[1]) and net._shares(32, negatives) == (1.0, 1.0)
     finally:
         net.config["negative_fraction"] = det.negative_fraction
@@ -281,3 +281,28 @@ def test_decoder_sizes_are_listed_latent_side_first():
                       n_critic=1, random_state=0).fit(X)
     widths = [layer.out_features for layer in det.net_.module_.decoder if isinstance(layer, torch.nn.Linear)]
     assert widths == [5, 7, 12]
+
+
+def test_negatives_stay_out_of_the_batchnorm_statistics_of_the_encoder():
+    # The conv encoder's BatchNorm running estimates are what scoring (eval mode) normalises with. Normal rows and
+    # negatives share each training batch, so the estimates must stay with the normal data, as they do when
+    # the negatives make up a tenth of every batch; in batches of their own they would dominate.
+    rng = np.random.RandomState(0)
+    normal = rng.rand(64, 1, 28, 28)
+    known = 6.0 + rng.rand(16, 1, 28, 28)  # far from the normal images
+    X, y = np.vstack([normal, known]), np.r_[np.zeros(64), np.ones(16)].astype(int)
+    det = AMADetector(semi_supervised=True, max_epochs=3, base_channels=4, latent_dim=4, n_critic=1,
+                      lambda_gp=0.0, batch_size=16, random_state=0, device="cpu").fit(X, y)
+    encoder = det.net_.module_.encoder
+    norm = next(m for m in encoder.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    inputs = []
+    hook = norm.register_forward_hook(lambda module, args, out: inputs.append(args[0].mean(dim=(0, 2, 3))))
+    dtype = next(encoder.parameters()).dtype
+    with torch.no_grad():
+        encoder.eval()
+        encoder(torch.tensor(normal, dtype=dtype))
+        encoder(torch.tensor(known, dtype=dtype))
+    hook.remove()
+    normal_mean, known_mean = inputs
+    running = norm.running_mean
+    assert torch.linalg.norm(running - normal_mean) < 0.5 * torch.linalg.norm(running - known_mean)

@@ -105,7 +105,7 @@ class _AMANet(DetectorNet):
 
     # ------------------------------------------------------------------------------------------- negatives
     def _n_negatives(self, n):
-        """How many negatives a step with ``n`` normal rows draws (at least 2, for BatchNorm in training mode)."""
+        """How many negatives a step with ``n`` normal rows draws (at least 2)."""
         fraction = self.config["negative_fraction"]
         if fraction is None:
             return n
@@ -118,7 +118,7 @@ class _AMANet(DetectorNet):
         m = negatives.shape[0]
         return n / (n + m), m / (n + m)
 
-    def _negatives(self, x, codes):
+    def _negatives(self, x):
         """Negatives of this step (detached), or None: known anomalies, else atypical samples after warm-up."""
         c = self.config
         n = self._n_negatives(x.shape[0])
@@ -127,16 +127,18 @@ class _AMANet(DetectorNet):
             return self.negatives[rows].to(x.device)
         if c["atypical_selection"] is None or len(self.history) <= c["warmup_epochs"]:
             return None
+        latent_dim = c["latent_dim"]
         radius = c["shell_radius"]
         if radius == "sqrt_dim":
-            radius = math.sqrt(codes.shape[1])
+            radius = math.sqrt(latent_dim)
         elif radius == "median_norm":
-            radius = float(codes.detach().norm(dim=1).median())
+            with torch.no_grad():
+                radius = float(self.module_.encoder(x).norm(dim=1).median())
         if c["atypical_selection"] == "inward":
             low, high = max(radius - c["delta"], 0.0), radius
         else:
             low, high = radius, radius + c["delta"]
-        direction = torch.randn(n, codes.shape[1], device=x.device)
+        direction = torch.randn(n, latent_dim, device=x.device)
         direction = direction / direction.norm(dim=1, keepdim=True).clamp_min(1e-12)
         norms = low + (high - low) * torch.rand(n, 1, device=x.device)
         decoder = self.module_.decoder
@@ -147,6 +149,11 @@ class _AMANet(DetectorNet):
         return negatives
 
     # ---------------------------------------------------------------------------------------------- step
+    @staticmethod
+    def _split(rows, n, negatives):
+        """``rows`` of a mixed batch split into the normal part and the negatives' part (None without negatives)."""
+        return (rows, None) if negatives is None else (rows[:n], rows[n:])
+
     def _gaps(self, x, reconstruction, interpolation, index, negatives, negative_reconstruction):
         """Mirror gaps from ONE critic call: batch means for normals and interpolations, per negative row.
 
@@ -181,18 +188,21 @@ class _AMANet(DetectorNet):
         encoder, decoder, critic = module.encoder, module.decoder, module.critic
         k = c["n_interp"]
 
-        codes = encoder(X)
-        weights = index = interpolation = negative_reconstruction = None
+        n = X.shape[0]
+        negatives = self._negatives(X)
+        normal_share, negative_share = self._shares(n, negatives)
+        # The normal rows and the negatives pass through E and G as ONE mixed batch, as in the authors' script.
+        # Separate calls would put the negatives' own batch statistics into the BatchNorm running estimates of
+        # the conv encoder and generator, which scoring (eval mode) then applies to normal data.
+        batch = X if negatives is None else torch.cat([X, negatives])
+        all_codes = encoder(batch)
+        codes = all_codes[:n]
+        weights = index = interpolation = None
         with torch.no_grad():
-            reconstruction = decoder(codes)
+            reconstruction, negative_reconstruction = self._split(decoder(all_codes), n, negatives)
             if k > 1:
                 mixed, weights, index = simplex_interpolate(codes, k, method="uniform", high=c["interp_high"])
                 interpolation = decoder(mixed)
-        negatives = self._negatives(X, codes)
-        normal_share, negative_share = self._shares(X.shape[0], negatives)
-        if negatives is not None:
-            with torch.no_grad():
-                negative_reconstruction = decoder(encoder(negatives))
 
         # Critic: maximise the mirrored gaps (minus the gradient penalty), n_critic steps on this batch. The
         # penalty covers every pair the critic compares: (x, x) -> (x, x_hat), interpolations, negatives.
@@ -223,13 +233,12 @@ class _AMANet(DetectorNet):
         critic.requires_grad_(False)
         self.optimizer_.zero_grad()
         self.encoder_optimizer_.zero_grad()
-        interpolation = negative_reconstruction = None
+        reconstruction, negative_reconstruction = self._split(decoder(all_codes), n, negatives)
+        interpolation = None
         if k > 1:
             interpolation = decoder(torch.einsum("nk,nkd->nd", weights, codes[index]))
-        if negatives is not None:
-            negative_reconstruction = decoder(encoder(negatives))
         with parametrize.cached():
-            mirror, interp, negative = self._gaps(X, decoder(codes), interpolation, index, negatives,
+            mirror, interp, negative = self._gaps(X, reconstruction, interpolation, index, negatives,
                                                   negative_reconstruction)
         negative = negative.mean()
         latent_norm = codes.norm(dim=1).mean()
@@ -647,6 +656,7 @@ class AMADetector(BaseDetector):
             "atypical_selection": self.atypical_selection,
             "shell_radius": self.shell_radius if isinstance(self.shell_radius, str) else float(self.shell_radius),
             "delta": float(self.delta),
+            "latent_dim": self.latent_dim_,
             "warmup_epochs": self.warmup_epochs_,
         }
         negatives = None
