@@ -312,8 +312,10 @@ class AMADetector(BaseDetector):
     losses over the whole batch, so that ``lambda_neg=5`` weighs the negatives' term about 0.5 against 0.9 for
     the normal rows. The negatives decode latent codes drawn with uniform directions and norms uniform in
     :math:`[r - \delta, r]` (inward) or :math:`[r, r + \delta]` (outward), :math:`r = \sqrt{d}` (``shell_radius``);
-    ``None`` disables them. **Semi-supervised mode** (``semi_supervised=True``): ``fit(X, y)`` with labels
-    ``y`` (1 = anomaly, 0 = normal) trains on the normal rows only and draws the negatives of every step (from
+    ``None`` disables them. The normal rows and the negatives pass through :math:`E` and :math:`G` as one
+    batch, so the BatchNorm statistics of conv encoders and generators are those of the mixed batch and their
+    running estimates, used for scoring, stay with the normal data. **Semi-supervised mode**
+    (``semi_supervised=True``): ``fit(X, y)`` with labels ``y`` (1 = anomaly, 0 = normal) trains on the normal rows only and draws the negatives of every step (from
     the first epoch) from the rows with ``y == 1`` (with replacement, as many as for synthetic ones) instead
     of synthetic ones. With ``semi_supervised=False``, ``y`` is ignored, as scikit-learn requires.
 
