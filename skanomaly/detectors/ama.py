@@ -196,7 +196,7 @@ class _AMANet(DetectorNet):
         # the conv encoder and generator, which scoring (eval mode) then applies to normal data.
         batch = X if negatives is None else torch.cat([X, negatives])
         all_codes = encoder(batch)
-        codes = all_codes[:n]
+        codes, _ = self._split(all_codes, n, negatives)
         weights = index = interpolation = None
         with torch.no_grad():
             reconstruction, negative_reconstruction = self._split(decoder(all_codes), n, negatives)
@@ -233,10 +233,10 @@ class _AMANet(DetectorNet):
         critic.requires_grad_(False)
         self.optimizer_.zero_grad()
         self.encoder_optimizer_.zero_grad()
-        reconstruction, negative_reconstruction = self._split(decoder(all_codes), n, negatives)
         interpolation = None
         if k > 1:
             interpolation = decoder(torch.einsum("nk,nkd->nd", weights, codes[index]))
+        reconstruction, negative_reconstruction = self._split(decoder(all_codes), n, negatives)
         with parametrize.cached():
             mirror, interp, negative = self._gaps(X, reconstruction, interpolation, index, negatives,
                                                   negative_reconstruction)
