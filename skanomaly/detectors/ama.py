@@ -315,9 +315,10 @@ class AMADetector(BaseDetector):
     ``None`` disables them. The normal rows and the negatives pass through :math:`E` and :math:`G` as one
     batch, so the BatchNorm statistics of conv encoders and generators are those of the mixed batch and their
     running estimates, used for scoring, stay with the normal data. **Semi-supervised mode**
-    (``semi_supervised=True``): ``fit(X, y)`` with labels ``y`` (1 = anomaly, 0 = normal) trains on the normal rows only and draws the negatives of every step (from
-    the first epoch) from the rows with ``y == 1`` (with replacement, as many as for synthetic ones) instead
-    of synthetic ones. With ``semi_supervised=False``, ``y`` is ignored, as scikit-learn requires.
+    (``semi_supervised=True``): ``fit(X, y)`` with labels ``y`` (1 = anomaly, 0 = normal) trains on the normal
+    rows only and draws the negatives of every step (from the first epoch) from the rows with ``y == 1`` (with
+    replacement, as many as for synthetic ones) instead of synthetic ones. With ``semi_supervised=False``,
+    ``y`` is ignored, as scikit-learn requires.
 
     **Scores.** The R-score :math:`R(x) = \lVert f(x, x) - f(x, G(E(x))) \rVert_1`; after training, its mean
     :math:`\mu` and standard deviation :math:`\sigma` on the (normal) training rows are stored. The A-score
