@@ -101,7 +101,7 @@ def test_history_records_every_term(fitted):
         ({"atypical_selection": "outward"}, None),
         ({"negative_fraction": None}, None),
         ({"negative_fraction": 0.5}, None),
-        ({"shell_radius": "median_norm"}, None),
+        ({"shell_radius": "sqrt_dim"}, None),
         ({"lambda_reg": 0.0}, None),
         ({"lambda_gp": 1.0}, None),
         ({"spectral_norm": False}, None),
@@ -134,6 +134,37 @@ def test_negative_fraction_sets_the_count_and_the_weights_of_the_negatives(fitte
     finally:
         net.config["negative_fraction"] = det.negative_fraction
         net.negatives = None
+
+
+@pytest.mark.parametrize("selection", ["inward", "outward"])
+@pytest.mark.parametrize("shell_radius", ["sqrt_dim", "median_norm", 0.7])
+def test_synthetic_negatives_decode_codes_from_the_shell(fitted, selection, shell_radius):
+    det, X = fitted
+    net = det.net_
+    delta = 0.25
+    config = net.config
+    # warm-up -1: the fitted net keeps no epoch history, and the negatives are drawn as after the warm-up
+    net.config = {**config, "atypical_selection": selection, "shell_radius": shell_radius, "delta": delta,
+                  "warmup_epochs": -1}
+    rows = torch.tensor(X[:40], dtype=next(net.module_.parameters()).dtype)
+    codes = []
+    hook = net.module_.decoder.register_forward_pre_hook(lambda module, args: codes.append(args[0]))
+    try:
+        net._negatives(rows)
+    finally:
+        hook.remove()
+        net.config = config
+    if shell_radius == "sqrt_dim":
+        radius = math.sqrt(det.latent_dim_)
+    elif shell_radius == "median_norm":
+        with torch.no_grad():
+            radius = float(net.module_.encoder(rows).norm(dim=1).median())
+    else:
+        radius = shell_radius
+    low, high = (radius - delta, radius) if selection == "inward" else (radius, radius + delta)
+    norms = codes[-1].norm(dim=1)
+    assert codes[-1].shape == (4, det.latent_dim_)  # a tenth of the mixed batch of 40 + 4
+    assert torch.all(norms >= low - 1e-6) and torch.all(norms <= high + 1e-6)
 
 
 def test_warmup_delays_the_synthetic_negatives():
