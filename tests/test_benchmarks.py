@@ -207,6 +207,16 @@ def test_label_free_selection_chooses_between_preset_and_defaults(monkeypatch):
     assert results.loc["Noisy-selected", "roc_auc"] > results.loc["Noisy", "roc_auc"]
 
 
+def test_fashion_mnist_5k_is_registered_with_the_fashion_mnist_presets():
+    from skanomaly.benchmarks.registry import get_dataset_spec
+    from skanomaly.detectors.presets import get_preset
+
+    spec = get_dataset_spec("Fashion-MNIST-5k")
+    assert spec.kind == "image" and spec.loader_kwargs == {"n_per_class": 500, "random_state": 0}
+    for detector in ("AMADetector", "MirroredAEDetector", "AutoEncoderDetector"):
+        assert get_preset(detector, "fashion_mnist_5k") == get_preset(detector, "fashion_mnist") != {}
+
+
 def test_reference_not_duplicated():
     df = run_benchmark(["IsolationForest"], ["thyroid"], seeds=0, verbose=0)
     assert list(df["detector"]) == ["IsolationForest"]

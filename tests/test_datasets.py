@@ -437,6 +437,28 @@ def test_load_fashion_mnist(tmp_path, monkeypatch):
     assert X.shape == (7, 784)
 
 
+def test_load_fashion_mnist_per_class_subset(tmp_path):
+    X_all, y_all = _write_fake_mnist(tmp_path / "fashion-mnist", n_train=60, n_test=40, seed=4)
+    n = int(np.bincount(y_all, minlength=10).min())
+    assert n >= 2
+    bunch = load_fashion_mnist(data_home=tmp_path, n_per_class=n, random_state=1)
+    np.testing.assert_array_equal(np.bincount(bunch.target, minlength=10), [n] * 10)
+    # every kept image is one of the file's, with its own label, in file order
+    rows = [np.flatnonzero((X_all == x).all(axis=1))[0] for x in bunch.data]
+    assert rows == sorted(rows)
+    np.testing.assert_array_equal(y_all[rows], bunch.target)
+    again = load_fashion_mnist(data_home=tmp_path, n_per_class=n, random_state=1)
+    np.testing.assert_array_equal(again.data, bunch.data)
+    other = [load_fashion_mnist(data_home=tmp_path, n_per_class=1, random_state=s).data for s in range(5)]
+    assert any(not np.array_equal(other[0], o) for o in other[1:])
+    assert load_fashion_mnist(data_home=tmp_path, n_per_class=None, return_X_y=True)[0].shape == (100, 784)
+    with pytest.raises(ValueError, match="exceeds"):
+        load_fashion_mnist(data_home=tmp_path, n_per_class=n + 100)
+    for bad in (0, -1, 2.5, True, "500"):
+        with pytest.raises(ValueError, match="n_per_class"):
+            load_fashion_mnist(data_home=tmp_path, n_per_class=bad)
+
+
 def test_load_mnist_rejects_wrong_image_size(tmp_path):
     folder = tmp_path / "mnist"
     folder.mkdir()

