@@ -318,7 +318,8 @@ class PyODAdapter(OffsetThresholdMixin, OutlierMixin, BaseEstimator):
 
 #: Dataset-specific parameters per detector: ``PRESETS[detector][dataset] -> dict``. The skanomaly detectors' own
 #: presets live in :mod:`skanomaly.detectors.presets` (with their sources); the peer baselines' are here. Entries
-#: size the training budget; none was chosen by looking at test metrics (that would leak labels).
+#: size the training budget; none was chosen by looking at test metrics (that would leak labels; the one
+#: exception among the detectors' own presets is documented there).
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     **DETECTOR_PRESETS,
     "PyOD-AutoEncoder": {
