@@ -696,8 +696,8 @@ register_detector("MirroredAEDetector-searched",
                   description="MirroredAEDetector, its preset, its defaults or the defaults with latent_dim 4 or 16, "
                               "chosen without labels (synthetic anomalies)")
 register_detector("MirroredAEDetector-searched-budget",
-                  factory=label_free_selection_factory("MirroredAEDetector",
-                                                       param_grid={"latent_dim": [4, 16], "max_epochs": [50, 100, 200]}),
+                  factory=label_free_selection_factory(
+                      "MirroredAEDetector", param_grid={"latent_dim": [4, 16], "max_epochs": [50, 100, 200]}),
                   description="MirroredAEDetector, its preset, its defaults or the defaults with latent_dim 4 or 16 "
                               "and 50, 100 or 200 epochs, chosen without labels (synthetic anomalies)")
 register_detector("MirroredAEDetector-ensemble", factory=seed_ensemble_factory("MirroredAEDetector"),
