@@ -201,6 +201,8 @@ def test_label_free_selection_chooses_between_preset_and_defaults(monkeypatch):
     grid = registry.get_detector_spec("MirroredAEDetector-searched-budget").build("thyroid", 0).param_grid
     assert grid[2]["latent_dim"] == [4, 16] and grid[2]["max_epochs"] == [50, 100, 200]
     assert grid[0]["max_epochs"] == [100] and grid[1]["max_epochs"] == [50]  # the preset's budget, the default's
+    search = registry.get_detector_spec("MirroredAEDetector-searched-shuffle").build("thyroid", 2)
+    assert search.scoring.method == "shuffle" and search.param_grid[2]["latent_dim"] == [4, 16]
 
     register_detector("Noisy-selected", factory=factory, replace=True)
     results = run_benchmark(["Noisy", "Noisy-selected"], ["thyroid"], seeds=[0], verbose=0).set_index("detector")

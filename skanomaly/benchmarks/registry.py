@@ -700,6 +700,11 @@ register_detector("MirroredAEDetector-searched-budget",
                       "MirroredAEDetector", param_grid={"latent_dim": [4, 16], "max_epochs": [50, 100, 200]}),
                   description="MirroredAEDetector, its preset, its defaults or the defaults with latent_dim 4 or 16 "
                               "and 50, 100 or 200 epochs, chosen without labels (synthetic anomalies)")
+register_detector("MirroredAEDetector-searched-shuffle",
+                  factory=label_free_selection_factory("MirroredAEDetector", method="shuffle",
+                                                       param_grid={"latent_dim": [4, 16]}),
+                  description="MirroredAEDetector-searched's candidates, judged on shuffled-feature synthetic "
+                              "anomalies instead of perturbed rows")
 register_detector("MirroredAEDetector-ensemble", factory=seed_ensemble_factory("MirroredAEDetector"),
                   description="MirroredAEDetector trained from 5 seeds, standardised scores averaged")
 register_detector("MirroredAEDetector-selected-ensemble", factory=seed_ensemble_factory("MirroredAEDetector-selected"),
