@@ -691,18 +691,20 @@ register_detector("AMADetector-selected", factory=label_free_selection_factory("
 register_detector("MirroredAEDetector-selected", factory=label_free_selection_factory("MirroredAEDetector"),
                   description="MirroredAEDetector, its preset or its defaults, chosen without labels (synthetic "
                               "anomalies)")
+# Code sizes the label-free Mirrored AE searches add to its preset and defaults (the same grid in each variant).
+_MIRRORED_AE_CODE_SIZES = {"latent_dim": [4, 16]}
 register_detector("MirroredAEDetector-searched",
-                  factory=label_free_selection_factory("MirroredAEDetector", param_grid={"latent_dim": [4, 16]}),
+                  factory=label_free_selection_factory("MirroredAEDetector", param_grid=_MIRRORED_AE_CODE_SIZES),
                   description="MirroredAEDetector, its preset, its defaults or the defaults with latent_dim 4 or 16, "
                               "chosen without labels (synthetic anomalies)")
 register_detector("MirroredAEDetector-searched-budget",
                   factory=label_free_selection_factory(
-                      "MirroredAEDetector", param_grid={"latent_dim": [4, 16], "max_epochs": [50, 100, 200]}),
+                      "MirroredAEDetector", param_grid={**_MIRRORED_AE_CODE_SIZES, "max_epochs": [50, 100, 200]}),
                   description="MirroredAEDetector, its preset, its defaults or the defaults with latent_dim 4 or 16 "
                               "and 50, 100 or 200 epochs, chosen without labels (synthetic anomalies)")
 register_detector("MirroredAEDetector-searched-shuffle",
                   factory=label_free_selection_factory("MirroredAEDetector", method="shuffle",
-                                                       param_grid={"latent_dim": [4, 16]}),
+                                                       param_grid=_MIRRORED_AE_CODE_SIZES),
                   description="MirroredAEDetector-searched's candidates, judged on shuffled-feature synthetic "
                               "anomalies instead of perturbed rows")
 register_detector("MirroredAEDetector-ensemble", factory=seed_ensemble_factory("MirroredAEDetector"),
