@@ -57,9 +57,10 @@ detector = OMASGANDetector(image_shape=(1, 28, 28), random_state=0, **overrides)
 # %%
 # Ink and distance to the training images
 # ---------------------------------------
-# ``B`` is trained to leave the data under the Task-1 critic (``-m``) while staying close to ``G``'s samples
-# in L2 (``mu * d``). On images, the L2 distance to the nearest training image shrinks when an image is faded
-# or blurred towards the average digit, so both terms can be satisfied without drawing new shapes.
+# ``B`` is trained to move away from ``G``'s samples under the frozen Task-1 critic (``-m``) while staying close
+# to them in L2 (``mu * d``). On images, fading or blurring a digit can bring it closer in L2 to its nearest
+# neighbours, so both terms can be satisfied without drawing new shapes; the distances below check whether
+# that happened.
 samples = {
     "data": X_train[np.random.RandomState(0).choice(len(X_train), 1000, replace=False)],
     "G(z), Task 1": detector.generate(1000, network="task1", random_state=1),
