@@ -397,16 +397,23 @@ def _as_name_list(value, what):
 
 
 def _build_estimator(det_name, ds_name, seed, overrides, ds_spec, image_shape):
-    """The unfitted pipeline of one run: the dataset's scaler (if any), then the detector."""
+    """The unfitted pipeline of one run: the dataset's scaler (if any), then the detector.
+
+    A detector registered as a pipeline (preprocessing, then a detector) is flattened into this one, so that its
+    last step is the detector the record describes.
+    """
     detector = get_detector_spec(det_name).build(ds_name, seed, **overrides)
-    if image_shape is not None and "image_shape" not in overrides:
-        names = detector.get_params(deep=False)
-        if "image_shape" in names and names["image_shape"] is None:
-            detector.set_params(image_shape=tuple(int(v) for v in image_shape))
     steps = []
     scaler = make_scaler(ds_spec.scaler)
     if scaler is not None:
         steps.append(("scaler", scaler))
+    if isinstance(detector, Pipeline):
+        steps.extend(detector.steps[:-1])
+        detector = detector.steps[-1][1]
+    if image_shape is not None and "image_shape" not in overrides:
+        names = detector.get_params(deep=False)
+        if "image_shape" in names and names["image_shape"] is None:
+            detector.set_params(image_shape=tuple(int(v) for v in image_shape))
     steps.append(("detector", detector))
     return Pipeline(steps)
 
