@@ -755,7 +755,8 @@ register_detector("MirroredAEDetector-searched-budget-ensemble",
                   description="5 seeds of MirroredAEDetector-searched-budget (each member runs its own label-free "
                               "search)")
 # Yeo-Johnson per feature, fitted on the training rows: spreads features whose mass sits in a sliver of their
-# min-max range (Thyroid's TSH: median 0.003, 99th percentile 0.05).
+# min-max range (Thyroid's second feature: median 0.01, 99th percentile 0.17 on the seed-0 training half). It also
+# flattens that feature's far tail, and lowered Thyroid's F1 (docs/benchmarks, section on the power transform).
 register_detector("IsolationForest-power", factory=preprocessed_factory("IsolationForest", PowerTransformer()),
                   description="IsolationForest after a PowerTransformer fitted on the training data")
 register_detector("MirroredAEDetector-searched-power",
