@@ -472,24 +472,27 @@ def test_seed_ensemble_factory_wraps_the_base_detector():
 
 
 def test_preprocessed_factory_runs_the_transformer_before_the_detector():
-    from sklearn.preprocessing import PowerTransformer
+    from sklearn.preprocessing import PowerTransformer, StandardScaler
 
     from skanomaly.benchmarks import preprocessed_factory
 
     transformer = PowerTransformer()
     factory = preprocessed_factory("Ablated", transformer)
     pipe = factory("thyroid", 4, shift=2.0)
-    assert pipe.steps[0][1] is not transformer and not hasattr(transformer, "lambdas_")  # a clone per run
+    assert pipe.steps[0][1] is not transformer  # a clone per run
     assert (pipe.steps[-1][1].shift, pipe.steps[-1][1].random_state) == (2.0, 4)
 
     register_detector("Ablated-power", factory=factory, replace=True)
     rows = run_benchmark(["Ablated", "Ablated-power"], ["thyroid"], seeds=[0], verbose=0).set_index("detector")
     assert (rows["status"] == "ok").all(), rows["error"].tolist()
+    assert not hasattr(transformer, "lambdas_")  # the runs fitted clones, never the registered transformer
     # The transform changes the detector's ranking (the distance is taken in the transformed space) ...
     assert rows.loc["Ablated-power", "roc_auc"] != pytest.approx(rows.loc["Ablated", "roc_auc"])
     # ... and the run records the detector's own parameters and ablation rows, as for the plain detector.
     assert json.loads(rows.loc["Ablated-power", "params"]) == json.loads(rows.loc["Ablated", "params"])
     assert rows.loc["Ablated-power[power=2]", "roc_auc"] == pytest.approx(rows.loc["Ablated-power", "roc_auc"])
-    built = DETECTORS["MirroredAEDetector-searched-power"].build("thyroid", 1)
-    assert isinstance(built.steps[0][1], PowerTransformer)
-    assert built.steps[-1][1].param_grid[2]["latent_dim"] == [4, 16]
+    for name, step in [("MirroredAEDetector-searched-power", PowerTransformer),
+                       ("MirroredAEDetector-searched-standard", StandardScaler)]:
+        built = DETECTORS[name].build("thyroid", 1)
+        assert isinstance(built.steps[0][1], step)
+        assert built.steps[-1][1].param_grid[2]["latent_dim"] == [4, 16]
