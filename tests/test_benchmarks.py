@@ -463,6 +463,8 @@ def test_seed_ensemble_factory_wraps_the_base_detector():
     assert built.estimator.param_grid[2]["latent_dim"] == [4, 16] and built.n_estimators == 5
     built = registry.get_detector_spec("MirroredAEDetector-searched-budget-ensemble").build("arrhythmia", 1)
     assert built.estimator.param_grid[2]["max_epochs"] == [50, 100, 200] and built.random_state == 1
+    built = registry.get_detector_spec("OMASGANDetector-ensemble").build("arrhythmia", 2, task1_epochs=200)
+    assert (built.n_estimators, built.random_state, built.estimator.task1_epochs) == (5, 2, 200)
 
     register_detector("MeanDistance-ensemble", factory=factory, replace=True)
     results = run_benchmark(["MeanDistance", "MeanDistance-ensemble"], ["thyroid"], seeds=[0],

@@ -750,6 +750,8 @@ register_detector("MirroredAEDetector-selected-ensemble", factory=seed_ensemble_
                   description="5 seeds of MirroredAEDetector-selected (each member runs its own label-free choice)")
 register_detector("MirroredAEDetector-searched-ensemble", factory=seed_ensemble_factory("MirroredAEDetector-searched"),
                   description="5 seeds of MirroredAEDetector-searched (each member runs its own label-free search)")
+register_detector("OMASGANDetector-ensemble", factory=seed_ensemble_factory("OMASGANDetector"),
+                  description="OMASGANDetector trained from 5 seeds, standardised scores averaged")
 register_detector("MirroredAEDetector-searched-budget-ensemble",
                   factory=seed_ensemble_factory("MirroredAEDetector-searched-budget"),
                   description="5 seeds of MirroredAEDetector-searched-budget (each member runs its own label-free "
