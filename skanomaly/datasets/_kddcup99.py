@@ -1,13 +1,21 @@
 """Loader for the KDD Cup 1999 10 % subset, preprocessed as in the DAGMM / ALAD papers."""
 
-import os
-import tempfile
-import warnings
+import zlib
 
 import numpy as np
 import pandas as pd
 
-from ._base import DATA_HOME_ENV, _check_bool, _load_descr, _make_bunch, get_data_home
+from ._base import (
+    DATA_HOME_ENV,
+    CacheInvalid,
+    _check_bool,
+    _check_cache_array,
+    _load_descr,
+    _make_bunch,
+    _read_npz_cache,
+    _write_npz_cache,
+    get_data_home,
+)
 
 #: The 41 feature names of the KDD Cup 1999 data, in file order.
 KDD_FEATURE_NAMES = (
@@ -93,6 +101,15 @@ def _find_source(data_home):
     return None
 
 
+def _good_copy_advice(path):
+    return (
+        f"Delete it and download 'kddcup.data_10_percent.gz' again from the UCI KDD Archive "
+        f"({_KDD_ARCHIVE_URL}; also in the UCI Machine Learning Repository, doi:10.24432/C51C7N) into "
+        f"{path.parent}; `gzip -t <file>` checks a download (the intact file is 2,144,903 bytes and holds "
+        "494,021 lines)."
+    )
+
+
 def _is_gzip(path):
     with open(path, "rb") as fh:
         return fh.read(2) == b"\x1f\x8b"
@@ -105,26 +122,37 @@ def _parse_source(path):
     dtype.update({name: str for name in _SYMBOLIC})
     dtype.update({name: np.int64 for name in _BINARY})
     dtype["label"] = str
+    compressed = _is_gzip(path)
     try:
         df = pd.read_csv(
             path,
             header=None,
             names=names,
             dtype=dtype,
-            compression="gzip" if _is_gzip(path) else None,
+            compression="gzip" if compressed else None,
         )
+    except (EOFError, OSError, zlib.error) as exc:
+        # gzip raises EOFError on a truncated file, BadGzipFile (an OSError) on a bad header or checksum and
+        # zlib.error on damaged compressed data.
+        problem = "is truncated" if isinstance(exc, EOFError) else "is damaged"
+        raise ValueError(
+            f"The KDD Cup 1999 file {path} {problem}: "
+            f"{'gzip' if compressed else 'reading it'} failed with {type(exc).__name__}: {exc}. "
+            f"{_good_copy_advice(path)}"
+        ) from exc
     except (ValueError, pd.errors.ParserError) as exc:
         raise ValueError(
             f"Could not parse {path} as KDD Cup 1999 data (42 comma-separated fields per "
-            f"line: 41 features and a label): {exc}"
+            f"line: 41 features and a label): {exc}. {_good_copy_advice(path)}"
         ) from exc
     if df.shape[0] == 0:
-        raise ValueError(f"{path} holds no rows.")
+        raise ValueError(f"{path} holds no rows. {_good_copy_advice(path)}")
     if df.isna().any().any():
         bad = df.columns[df.isna().any()].tolist()
         raise ValueError(
             f"{path} is not valid KDD Cup 1999 data: empty or missing fields in "
-            f"columns {bad} (each line must have 42 comma-separated fields)."
+            f"columns {bad} (each line must have 42 comma-separated fields; a file cut short ends in such a "
+            f"line). {_good_copy_advice(path)}"
         )
     numeric_names = [n for n in KDD_FEATURE_NAMES if n not in _ENCODED]
     numeric = df[numeric_names].to_numpy(dtype=np.float64)
@@ -147,61 +175,52 @@ def _cache_path(data_home):
 
 
 def _read_cache(cache_file, source):
-    """Return the cached arrays, or None when the cache is missing, stale or unreadable."""
+    """Return the cached arrays, or None when the cache is missing, stale or damaged (then with a warning)."""
     try:
         if cache_file.stat().st_mtime < source.stat().st_mtime:
             return None
-        with np.load(cache_file, allow_pickle=False) as npz:
-            if int(npz["version"]) != _CACHE_VERSION:
-                return None
-            if str(npz["source_name"]) != source.name:
-                return None
-            if int(npz["source_size"]) != source.stat().st_size:
-                return None
-            numeric = npz["numeric"]
-            codes = npz["codes"]
-            attack_type = npz["attack_type"]
-            categories = {
-                name: npz[f"categories_{name}"]
-                for name in KDD_FEATURE_NAMES
-                if name in _ENCODED
-            }
-    except (OSError, KeyError, ValueError):
+    except OSError:
         return None
-    return numeric, codes, categories, attack_type
+
+    def validate(npz):
+        version = _check_cache_array(npz, "version", dtype_kind="iu", ndim=0)
+        if int(version) != _CACHE_VERSION:
+            return None
+        if str(_check_cache_array(npz, "source_name", dtype_kind="U", ndim=0)) != source.name:
+            return None
+        if int(_check_cache_array(npz, "source_size", dtype_kind="iu", ndim=0)) != source.stat().st_size:
+            return None
+        n_encoded = sum(name in _ENCODED for name in KDD_FEATURE_NAMES)
+        numeric = _check_cache_array(npz, "numeric", dtype_kind="f", ndim=2,
+                                     columns=len(KDD_FEATURE_NAMES) - n_encoded)
+        n = numeric.shape[0]
+        codes = _check_cache_array(npz, "codes", dtype_kind="iu", ndim=2, rows=n, columns=n_encoded)
+        attack_type = _check_cache_array(npz, "attack_type", dtype_kind="U", ndim=1, rows=n)
+        categories = {}
+        for j, name in enumerate(name for name in KDD_FEATURE_NAMES if name in _ENCODED):
+            values = _check_cache_array(npz, f"categories_{name}", dtype_kind="U", ndim=1)
+            if n and not (0 <= codes[:, j].min() and codes[:, j].max() < len(values)):
+                raise CacheInvalid(f"codes of {name!r} fall outside its {len(values)} categories")
+            categories[name] = values
+        if n == 0:
+            raise CacheInvalid("no rows")
+        return numeric, codes, categories, attack_type
+
+    return _read_npz_cache(cache_file, validate, what="KDD Cup 1999")
 
 
 def _write_cache(cache_file, source, numeric, codes, categories, attack_type):
     """Write the cache atomically; warn (do not fail) when the folder is not writable."""
-    tmp_name = None
-    try:
-        cache_file.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(
-            dir=cache_file.parent, prefix=".kddcup99_", suffix=".tmp", delete=False
-        ) as fh:
-            tmp_name = fh.name
-            np.savez_compressed(
-                fh,
-                version=np.int64(_CACHE_VERSION),
-                source_name=np.str_(source.name),
-                source_size=np.int64(source.stat().st_size),
-                numeric=numeric,
-                codes=codes,
-                attack_type=attack_type,
-                **{f"categories_{k}": v for k, v in categories.items()},
-            )
-        os.replace(tmp_name, cache_file)
-        tmp_name = None
-    except OSError as exc:
-        warnings.warn(
-            f"Could not write the KDD Cup 1999 cache to {cache_file} ({exc}); "
-            "pass cache=False to skip caching.",
-            UserWarning,
-            stacklevel=3,
-        )
-    finally:
-        if tmp_name is not None and os.path.exists(tmp_name):
-            os.remove(tmp_name)
+    arrays = {
+        "version": np.int64(_CACHE_VERSION),
+        "source_name": np.str_(source.name),
+        "source_size": np.int64(source.stat().st_size),
+        "numeric": numeric,
+        "codes": codes,
+        "attack_type": attack_type,
+        **{f"categories_{k}": v for k, v in categories.items()},
+    }
+    _write_npz_cache(cache_file, arrays, what="KDD Cup 1999")
 
 
 def _assemble(numeric, codes, categories):
