@@ -3,13 +3,42 @@
 Detectors follow scikit-learn's outlier-detector contract: ``fit(X)`` on (mostly) normal data,
 ``score_samples`` (higher = more normal), ``decision_function`` (negative = outlier) and ``predict``
 (+1 inlier, -1 outlier). Datasets, metrics and protocols use 1 = anomaly, 0 = normal.
+
+The names below and the subpackages (``skanomaly.metrics``, ``skanomaly.datasets``, ...) are imported on first
+use (PEP 562), so ``import skanomaly`` loads neither torch nor scikit-learn.
 """
+
+import importlib
 
 __version__ = "0.1.0.dev0"
 
-from .detectors import AMADetector, AutoEncoderDetector, MirroredAEDetector, OMASGANDetector  # noqa: E402
-from .ensemble import SeedEnsembleDetector  # noqa: E402
-from .exceptions import TrainingDivergedError  # noqa: E402
+# public name -> module that defines it
+_LAZY_NAMES = {
+    "AMADetector": "skanomaly.detectors.ama",
+    "AutoEncoderDetector": "skanomaly.detectors.autoencoder",
+    "DeepSVDDDetector": "skanomaly.detectors.deep_svdd",
+    "MirroredAEDetector": "skanomaly.detectors.mirrored_ae",
+    "OMASGANDetector": "skanomaly.detectors.omasgan",
+    "SeedEnsembleDetector": "skanomaly.ensemble",
+    "TrainingDivergedError": "skanomaly.exceptions",
+}
 
-__all__ = ["AMADetector", "AutoEncoderDetector", "MirroredAEDetector", "OMASGANDetector", "SeedEnsembleDetector",
-           "TrainingDivergedError", "__version__"]
+_SUBMODULES = ("base", "benchmarks", "datasets", "detectors", "divergences", "ensemble", "exceptions", "io",
+               "metrics", "model_selection", "nn", "plotting")
+
+__all__ = [*_LAZY_NAMES, "__version__"]
+
+
+def __getattr__(name):
+    if name in _LAZY_NAMES:
+        value = getattr(importlib.import_module(_LAZY_NAMES[name]), name)
+    elif name in _SUBMODULES:
+        value = importlib.import_module(f"{__name__}.{name}")
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted({*globals(), *__all__, *_SUBMODULES})

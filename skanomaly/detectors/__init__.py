@@ -1,8 +1,30 @@
-"""The detectors: one module per method."""
+"""The detectors: one module per method.
 
-from .ama import AMADetector
-from .autoencoder import AutoEncoderDetector
-from .mirrored_ae import MirroredAEDetector
-from .omasgan import OMASGANDetector
+Each detector's module is imported on first use of its name (PEP 562): ``from skanomaly.detectors import
+AMADetector`` loads ``ama`` only.
+"""
 
-__all__ = ["AMADetector", "AutoEncoderDetector", "MirroredAEDetector", "OMASGANDetector"]
+import importlib
+
+# public name -> submodule that defines it
+_LAZY_NAMES = {
+    "AMADetector": "ama",
+    "AutoEncoderDetector": "autoencoder",
+    "DeepSVDDDetector": "deep_svdd",
+    "MirroredAEDetector": "mirrored_ae",
+    "OMASGANDetector": "omasgan",
+}
+
+__all__ = list(_LAZY_NAMES)
+
+
+def __getattr__(name):
+    if name not in _LAZY_NAMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_LAZY_NAMES[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted({*globals(), *__all__})
