@@ -1,0 +1,133 @@
+"""DeepSVDDDetector: it learns, its centre is fixed by the initial pass, its radius follows nu, it has no bias."""
+
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from sklearn.metrics import roc_auc_score
+from torch import nn
+
+from skanomaly.detectors import DeepSVDDDetector
+
+FAST = dict(max_epochs=20, lr=1e-3, batch_size=64, random_state=0)
+
+
+def _images(rng, n, corner):
+    """1x28x28 images with faint noise and a bright square in the top-left or bottom-right corner."""
+    out = rng.rand(n, 1, 28, 28) * 0.1
+    rows = slice(2, 12) if corner == "top" else slice(16, 26)
+    out[:, :, rows, rows] += 0.9
+    return out
+
+
+def _codes(detector, X):
+    with torch.no_grad():
+        return detector.net_.module_.encoder(torch.as_tensor(X, dtype=torch.float64)).numpy()
+
+
+@pytest.mark.parametrize("objective", ["one-class", "soft-boundary"])
+def test_learns_to_separate_shifted_rows(blobs, objective):
+    X_train, X_test, y_test = blobs
+    det = DeepSVDDDetector(objective=objective, radius_warmup_epochs=5, **FAST).fit(X_train)
+    assert roc_auc_score(y_test, det.anomaly_score(X_test)) > 0.95
+    assert det.score_samples(X_test).dtype == np.float64
+    assert det.history_["train_loss"].iloc[-1] < det.history_["train_loss"].iloc[0]
+
+
+def test_training_shrinks_the_sphere(blobs):
+    X_train, _, _ = blobs
+    short = DeepSVDDDetector(**{**FAST, "max_epochs": 1}).fit(X_train)
+    long = DeepSVDDDetector(**FAST).fit(X_train)
+    assert long.anomaly_score(X_train).mean() < 0.5 * short.anomaly_score(X_train).mean()
+
+
+def test_learns_on_images():
+    rng = np.random.RandomState(0)
+    det = DeepSVDDDetector(max_epochs=20, latent_dim=8, base_channels=8, random_state=0)
+    det.fit(_images(rng, 200, "top"))
+    X_test = np.concatenate([_images(rng, 40, "top"), _images(rng, 40, "bottom")])
+    assert roc_auc_score(np.r_[np.zeros(40), np.ones(40)], det.anomaly_score(X_test)) > 0.95
+
+
+def test_centre_is_fixed_by_the_initial_pass(blobs):
+    X_train, _, _ = blobs
+    one = DeepSVDDDetector(**{**FAST, "max_epochs": 1}).fit(X_train)
+    many = DeepSVDDDetector(**FAST).fit(X_train)
+    # The centre depends on the initial weights and the data only, not on how long the network trains ...
+    np.testing.assert_array_equal(one.center_, many.center_)
+    assert not np.allclose(_codes(one, X_train).mean(axis=0), _codes(many, X_train).mean(axis=0))
+    # ... it is not trained, and no coordinate is closer to 0 than center_eps.
+    assert "center" not in dict(many.net_.module_.named_parameters())
+    assert np.all(np.abs(many.center_) >= 0.1 - 1e-7)
+    # With (almost) no training, the centre is the mean code of the training data, small coordinates pushed out.
+    frozen = DeepSVDDDetector(**{**FAST, "lr": 1e-12, "max_epochs": 1, "center_eps": 0.05}).fit(X_train)
+    mean = _codes(frozen, X_train).mean(axis=0)
+    expected = np.where(mean < 0, -1.0, 1.0) * np.maximum(np.abs(mean), 0.05)
+    np.testing.assert_allclose(frozen.center_, expected, rtol=1e-5, atol=1e-6)
+    assert np.any(np.abs(mean) < 0.05)  # the eps rule did something
+
+
+@pytest.mark.parametrize("nu", [0.05, 0.2])
+def test_soft_boundary_radius_is_the_nu_quantile(blobs, nu):
+    X_train, _, _ = blobs
+    det = DeepSVDDDetector(objective="soft-boundary", nu=nu, radius_warmup_epochs=0, **FAST).fit(X_train)
+    distances = np.linalg.norm(_codes(det, X_train) - det.center_, axis=1)
+    np.testing.assert_allclose(det.radius_, np.quantile(distances, 1 - nu), rtol=1e-4)
+    # score_samples = R^2 - ||phi(x) - c||^2: about a share nu of the training rows lies outside the sphere.
+    assert abs(np.mean(det.score_samples(X_train) < 0) - nu) <= 0.01
+    assert det.history_["radius"].iloc[0] == 0 and det.history_["radius"].iloc[-1] > 0
+
+
+def test_radius_stays_zero_during_warmup_and_for_one_class(blobs):
+    X_train, _, _ = blobs
+    warm = DeepSVDDDetector(objective="soft-boundary", radius_warmup_epochs=50, **FAST).fit(X_train)
+    assert warm.radius_ == 0.0 and (warm.history_["radius"] == 0).all()
+    one_class = DeepSVDDDetector(**FAST).fit(X_train)
+    assert one_class.radius_ == 0.0 and "radius" not in one_class.history_
+    np.testing.assert_allclose(one_class.anomaly_score(X_train),
+                               np.sum((_codes(one_class, X_train) - one_class.center_) ** 2, axis=1))
+
+
+@pytest.mark.parametrize("image_shape", [None, (1, 28, 28)])
+def test_networks_are_bias_free(image_shape):
+    rng = np.random.RandomState(0)
+    X = rng.rand(32, 784)
+    det = DeepSVDDDetector(max_epochs=1, latent_dim=4, base_channels=4, image_shape=image_shape,
+                           random_state=0).fit(X)
+    encoder = det.net_.module_.encoder
+    layers = [m for m in encoder.modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
+    assert layers and all(layer.bias is None for layer in layers)
+    assert not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in encoder.modules())
+    assert not any("bias" in name for name, _ in det.net_.module_.named_parameters())
+    # Without biases, the zero input maps to the zero code, which the centre never equals.
+    assert np.all(_codes(det, np.zeros((1, 784))) == 0)
+
+
+def test_deterministic_given_random_state(blobs):
+    X_train, X_test, _ = blobs
+    a = DeepSVDDDetector(**{**FAST, "max_epochs": 3}).fit(X_train).score_samples(X_test)
+    b = DeepSVDDDetector(**{**FAST, "max_epochs": 3}).fit(X_train).score_samples(X_test)
+    c = DeepSVDDDetector(**{**FAST, "max_epochs": 3, "random_state": 1}).fit(X_train).score_samples(X_test)
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(a, c)
+
+
+def test_scores_do_not_depend_on_the_scoring_batch_size(blobs):
+    X_train, X_test, _ = blobs
+    det = DeepSVDDDetector(objective="soft-boundary", radius_warmup_epochs=1, **{**FAST, "max_epochs": 3})
+    det.fit(X_train)
+    reference = det.score_samples(X_test)
+    for size in (1, 7, 1000):
+        np.testing.assert_allclose(det.set_params(score_batch_size=size).score_samples(X_test), reference,
+                                   rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(pickle.loads(pickle.dumps(det)).score_samples(X_test), reference,
+                               rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("params", [{"objective": "hard"}, {"nu": 0.0}, {"nu": 1.5}, {"center_eps": -1.0},
+                                    {"radius_warmup_epochs": -1}, {"hidden_layer_sizes": (8, 0)}])
+def test_bad_parameters_raise(blobs, params):
+    X_train, _, _ = blobs
+    with pytest.raises(ValueError):
+        DeepSVDDDetector(max_epochs=1, **params).fit(X_train)
