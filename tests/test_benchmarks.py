@@ -192,17 +192,25 @@ def test_label_free_selection_chooses_between_preset_and_defaults(monkeypatch):
     for bad in (0.5, "0.5", []):
         with pytest.raises(ValueError, match="non-empty list"):
             registry.label_free_selection_factory("Noisy", param_grid={"noise": bad})
-    # The built-in selected detectors compare their preset with the class defaults.
-    grid = registry.get_detector_spec("MirroredAEDetector-selected").build("thyroid", 0).param_grid
+    # Around a registered detector, the search compares its preset with the class defaults.
+    grid = registry.label_free_selection_factory("MirroredAEDetector")("thyroid", 0).param_grid
     assert grid[0]["latent_dim"] == [4] and grid[1]["latent_dim"] == ["auto"]
-    grid = registry.get_detector_spec("MirroredAEDetector-searched").build("thyroid", 0).param_grid
+    searched = registry.label_free_selection_factory("MirroredAEDetector", param_grid={"latent_dim": [4, 16]})
+    grid = searched("thyroid", 0).param_grid
     assert [candidate["latent_dim"] for candidate in grid] == [[4], ["auto"], [4, 16]]
     assert grid[2]["hidden_layer_sizes"] == [(64,)]  # the further candidates build on the defaults
-    grid = registry.get_detector_spec("MirroredAEDetector-searched-budget").build("thyroid", 0).param_grid
+    budget = registry.label_free_selection_factory(
+        "MirroredAEDetector", param_grid={"latent_dim": [4, 16], "max_epochs": [50, 100, 200]})
+    grid = budget("thyroid", 0).param_grid
     assert grid[2]["latent_dim"] == [4, 16] and grid[2]["max_epochs"] == [50, 100, 200]
     assert grid[0]["max_epochs"] == [100] and grid[1]["max_epochs"] == [50]  # the preset's budget, the default's
-    search = registry.get_detector_spec("MirroredAEDetector-searched-shuffle").build("thyroid", 2)
+    search = registry.label_free_selection_factory("MirroredAEDetector", method="shuffle",
+                                                   param_grid={"latent_dim": [4, 16]})("thyroid", 2)
     assert search.scoring.method == "shuffle" and search.param_grid[2]["latent_dim"] == [4, 16]
+    # A DetectorSpec works as the base too; the presets are looked up under its name.
+    spec = registry.DetectorSpec("MirroredAEDetector", registry.get_detector_spec("MirroredAEDetector").factory)
+    assert registry.label_free_selection_factory(spec)("thyroid", 0).param_grid == \
+        registry.label_free_selection_factory("MirroredAEDetector")("thyroid", 0).param_grid
 
     register_detector("Noisy-selected", factory=factory, replace=True)
     results = run_benchmark(["Noisy", "Noisy-selected"], ["thyroid"], seeds=[0], verbose=0).set_index("detector")
@@ -459,11 +467,13 @@ def test_seed_ensemble_factory_wraps_the_base_detector():
     # The ensemble's own parameters are taken out of the overrides; the rest reach the base detector.
     ensemble = factory("thyroid", 0, n_estimators=2, combination="median")
     assert (ensemble.n_estimators, ensemble.combination) == (2, "median")
-    built = registry.get_detector_spec("MirroredAEDetector-searched-ensemble").build("thyroid", 3)
+    # Around a spec that is itself a composition: every member runs its own label-free search.
+    searched = registry.DetectorSpec("MirroredAEDetector", registry.label_free_selection_factory(
+        "MirroredAEDetector", param_grid={"latent_dim": [4, 16]}))
+    built = registry.seed_ensemble_factory(searched)("thyroid", 3)
     assert built.estimator.param_grid[2]["latent_dim"] == [4, 16] and built.n_estimators == 5
-    built = registry.get_detector_spec("MirroredAEDetector-searched-budget-ensemble").build("arrhythmia", 1)
-    assert built.estimator.param_grid[2]["max_epochs"] == [50, 100, 200] and built.random_state == 1
-    built = registry.get_detector_spec("OMASGANDetector-ensemble").build("arrhythmia", 2, task1_epochs=200)
+    assert built.random_state == 3 and built.estimator.cv.random_state == 3
+    built = registry.seed_ensemble_factory("OMASGANDetector")("arrhythmia", 2, task1_epochs=200)
     assert (built.n_estimators, built.random_state, built.estimator.task1_epochs) == (5, 2, 200)
 
     register_detector("MeanDistance-ensemble", factory=factory, replace=True)
@@ -476,7 +486,7 @@ def test_seed_ensemble_factory_wraps_the_base_detector():
 def test_preprocessed_factory_runs_the_transformer_before_the_detector():
     from sklearn.preprocessing import PowerTransformer, StandardScaler
 
-    from skanomaly.benchmarks import preprocessed_factory
+    from skanomaly.benchmarks import DetectorSpec, label_free_selection_factory, preprocessed_factory
 
     transformer = PowerTransformer()
     factory = preprocessed_factory("Ablated", transformer)
@@ -493,8 +503,9 @@ def test_preprocessed_factory_runs_the_transformer_before_the_detector():
     # ... and the run records the detector's own parameters and ablation rows, as for the plain detector.
     assert json.loads(rows.loc["Ablated-power", "params"]) == json.loads(rows.loc["Ablated", "params"])
     assert rows.loc["Ablated-power[power=2]", "roc_auc"] == pytest.approx(rows.loc["Ablated-power", "roc_auc"])
-    for name, step in [("MirroredAEDetector-searched-power", PowerTransformer),
-                       ("MirroredAEDetector-searched-standard", StandardScaler)]:
-        built = DETECTORS[name].build("thyroid", 1)
+    searched = DetectorSpec("MirroredAEDetector", label_free_selection_factory(
+        "MirroredAEDetector", param_grid={"latent_dim": [4, 16]}))
+    for step in (PowerTransformer, StandardScaler):
+        built = preprocessed_factory(searched, step())("thyroid", 1)
         assert isinstance(built.steps[0][1], step)
         assert built.steps[-1][1].param_grid[2]["latent_dim"] == [4, 16]

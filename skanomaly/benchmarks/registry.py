@@ -24,7 +24,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 from sklearn.base import BaseEstimator, OutlierMixin, clone
-from sklearn.preprocessing import MinMaxScaler, PowerTransformer, StandardScaler
+from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
 from ..base import OffsetThresholdMixin
 from ..detectors.presets import PRESETS as DETECTOR_PRESETS
@@ -242,6 +242,10 @@ for _spec in [
     DatasetSpec("fashion_mnist_5k", "skanomaly.datasets:load_fashion_mnist", "image", None, None,
                 uses_data_home=True, loader_kwargs={"n_per_class": 500, "random_state": 0},
                 description="Fashion-MNIST-5k: 500 images per class (seed 0), the size of MNIST-5k"),
+    # Raw coordinates (no scaler): the modes' noise (0.05) and gaps are the scale the 2-D settings are set for.
+    DatasetSpec("multimodal_2d", "skanomaly.datasets:load_multimodal_2d", "tabular", None, 200 / 2200,
+                description="2-D rings and blobs, 2200 x 2, 9.1 % anomalies between and outside the modes "
+                            "(generated)"),
 ]:
     register_dataset(_spec)
 
@@ -573,7 +577,16 @@ def _pyod_autoencoder_factory(dataset_name, seed, **overrides):
     return PyODAdapter(AutoEncoder(**kwargs))
 
 
-def label_free_selection_factory(base_name, *, method="perturb", n_splits=3, param_grid=None):
+def _base_spec(base):
+    """The :class:`DetectorSpec` a composition wraps: ``base`` itself, or the detector registered under that name."""
+    if isinstance(base, DetectorSpec):
+        return base
+    if isinstance(base, str):
+        return get_detector_spec(base)
+    raise ValueError(f"A composition wraps a registered detector name or a DetectorSpec, got {base!r}.")
+
+
+def label_free_selection_factory(base, *, method="perturb", n_splits=3, param_grid=None):
     """Factory of a detector whose hyperparameters are chosen without labels.
 
     The built estimator is a :class:`~sklearn.model_selection.GridSearchCV`. Its candidates are the base
@@ -587,12 +600,13 @@ def label_free_selection_factory(base_name, *, method="perturb", n_splits=3, par
 
     Parameters
     ----------
-    base_name : str
-        Registered detector whose candidates compete.
+    base : str or DetectorSpec
+        Registered detector name, or a spec, whose candidates compete. The presets are those registered in
+        :data:`PRESETS` under its name.
     method : {"perturb", "shuffle", "uniform"}, default="perturb"
         Synthetic-anomaly construction of the scorer.
     n_splits : int, default=3
-        Number of cross-validation folds.
+        Number of cross-validation folds (at least 2).
     param_grid : dict of str to list, default=None
         Further candidates: every combination of these values, each set on top of the class defaults
         (preset parameters reset). A parameter the user overrides is not searched.
@@ -613,6 +627,12 @@ def label_free_selection_factory(base_name, *, method="perturb", n_splits=3, par
 
     from ..metrics import make_synthetic_anomaly_scorer
 
+    if method not in ("perturb", "shuffle", "uniform"):
+        raise ValueError(f"method must be 'perturb', 'shuffle' or 'uniform', got {method!r}.")
+    if isinstance(n_splits, bool) or not isinstance(n_splits, (int, np.integer)) or n_splits < 2:
+        raise ValueError(f"n_splits must be an int >= 2, got {n_splits!r}.")
+    if param_grid is not None and not isinstance(param_grid, Mapping):
+        raise ValueError(f"param_grid must be a dict of parameter name to list of values, got {param_grid!r}.")
     extra = {}
     for key, values in (param_grid or {}).items():
         if isinstance(values, str) or not isinstance(values, Sequence) or len(values) == 0:
@@ -620,11 +640,12 @@ def label_free_selection_factory(base_name, *, method="perturb", n_splits=3, par
         extra[key] = list(values)
 
     def factory(dataset_name, seed, **overrides):
-        base = get_detector_spec(base_name).build(dataset_name, seed, **overrides)
-        preset = PRESETS.get(base_name, {}).get(dataset_name, {})
+        spec = _base_spec(base)
+        estimator = spec.build(dataset_name, seed, **overrides)
+        preset = PRESETS.get(spec.name, {}).get(dataset_name, {})
         keys = sorted(set(preset) - set(overrides))
-        current = base.get_params(deep=False)
-        defaults = type(base)().get_params(deep=False)
+        current = estimator.get_params(deep=False)
+        defaults = type(estimator)().get_params(deep=False)
         reset = {key: [defaults[key]] for key in keys}
         grid = [{key: [current[key]] for key in keys}]
         if any(current[key] != defaults[key] for key in keys):
@@ -632,22 +653,23 @@ def label_free_selection_factory(base_name, *, method="perturb", n_splits=3, par
         searched = {key: values for key, values in extra.items() if key not in overrides}
         if searched:
             grid.append({**reset, **searched})
-        return GridSearchCV(base, grid, scoring=make_synthetic_anomaly_scorer(method, random_state=int(seed)),
+        return GridSearchCV(estimator, grid,
+                            scoring=make_synthetic_anomaly_scorer(method, random_state=int(seed)),
                             cv=KFold(n_splits, shuffle=True, random_state=int(seed)), refit=True)
 
     return factory
 
 
-def seed_ensemble_factory(base_name, *, n_estimators=5):
-    """Factory of a :class:`~skanomaly.ensemble.SeedEnsembleDetector` around a registered detector.
+def seed_ensemble_factory(base, *, n_estimators=5):
+    """Factory of a :class:`~skanomaly.ensemble.SeedEnsembleDetector` around a detector spec.
 
     The base detector is built as its own spec builds it (preset, overrides, search), and the ensemble draws
     its members' seeds from the run's seed. Each member is a full fit of the base, a search included.
 
     Parameters
     ----------
-    base_name : str
-        Registered detector of which the members are clones.
+    base : str or DetectorSpec
+        Registered detector name, or a spec (e.g. a label-free search), of which the members are clones.
     n_estimators : int, default=5
         Number of members.
 
@@ -655,8 +677,7 @@ def seed_ensemble_factory(base_name, *, n_estimators=5):
     -------
     factory : callable
         ``factory(dataset_name, seed, **overrides) -> SeedEnsembleDetector``. The overrides ``n_estimators`` and
-        ``combination`` set the ensemble's parameters (e.g. ``"MirroredAEDetector-ensemble[n_estimators=3]"``);
-        all others go to the base detector.
+        ``combination`` set the ensemble's parameters; all others go to the base detector.
 
     Examples
     --------
@@ -669,14 +690,14 @@ def seed_ensemble_factory(base_name, *, n_estimators=5):
     def factory(dataset_name, seed, **overrides):
         own = {"n_estimators": n_estimators}
         own.update({key: overrides.pop(key) for key in ("n_estimators", "combination") if key in overrides})
-        base = get_detector_spec(base_name).build(dataset_name, seed, **overrides)
-        return SeedEnsembleDetector(base, random_state=int(seed), **own)
+        estimator = _base_spec(base).build(dataset_name, seed, **overrides)
+        return SeedEnsembleDetector(estimator, random_state=int(seed), **own)
 
     return factory
 
 
-def preprocessed_factory(base_name, transformer):
-    """Factory of a pipeline: a fresh clone of ``transformer``, then a registered detector.
+def preprocessed_factory(base, transformer):
+    """Factory of a pipeline: a fresh clone of ``transformer``, then a detector.
 
     The transformer is fitted on the training data of each run (after the dataset's own scaling), so it reads
     no test row and no label. The runner flattens the pipeline into the run's own, and the detector stays the
@@ -684,8 +705,9 @@ def preprocessed_factory(base_name, transformer):
 
     Parameters
     ----------
-    base_name : str
-        Registered detector that follows the transformer (built as its own spec builds it).
+    base : str or DetectorSpec
+        Registered detector name, or a spec, of the detector that follows the transformer (built as its own
+        spec builds it).
     transformer : transformer
         Unfitted scikit-learn transformer, cloned for every run.
 
@@ -705,8 +727,8 @@ def preprocessed_factory(base_name, transformer):
     from sklearn.pipeline import make_pipeline
 
     def factory(dataset_name, seed, **overrides):
-        base = get_detector_spec(base_name).build(dataset_name, seed, **overrides)
-        return make_pipeline(clone(transformer), base)
+        estimator = _base_spec(base).build(dataset_name, seed, **overrides)
+        return make_pipeline(clone(transformer), estimator)
 
     return factory
 
@@ -723,51 +745,3 @@ register_detector("MirroredAEDetector", "skanomaly.detectors:MirroredAEDetector"
                   description="Mirrored autoencoder with simplex interpolation (Wu et al.)")
 register_detector("OMASGANDetector", "skanomaly.detectors:OMASGANDetector",
                   description="OMASGAN boundary-sample GAN (Dionelis et al., 2021)")
-register_detector("AMADetector-selected", factory=label_free_selection_factory("AMADetector"),
-                  description="AMADetector, its preset or its defaults, chosen without labels (synthetic anomalies)")
-register_detector("MirroredAEDetector-selected", factory=label_free_selection_factory("MirroredAEDetector"),
-                  description="MirroredAEDetector, its preset or its defaults, chosen without labels (synthetic "
-                              "anomalies)")
-# Code sizes the label-free Mirrored AE searches add to its preset and defaults (the same grid in each variant).
-_MIRRORED_AE_CODE_SIZES = {"latent_dim": [4, 16]}
-register_detector("MirroredAEDetector-searched",
-                  factory=label_free_selection_factory("MirroredAEDetector", param_grid=_MIRRORED_AE_CODE_SIZES),
-                  description="MirroredAEDetector, its preset, its defaults or the defaults with latent_dim 4 or 16, "
-                              "chosen without labels (synthetic anomalies)")
-register_detector("MirroredAEDetector-searched-budget",
-                  factory=label_free_selection_factory(
-                      "MirroredAEDetector", param_grid={**_MIRRORED_AE_CODE_SIZES, "max_epochs": [50, 100, 200]}),
-                  description="MirroredAEDetector, its preset, its defaults or the defaults with latent_dim 4 or 16 "
-                              "and 50, 100 or 200 epochs, chosen without labels (synthetic anomalies)")
-register_detector("MirroredAEDetector-searched-shuffle",
-                  factory=label_free_selection_factory("MirroredAEDetector", method="shuffle",
-                                                       param_grid=_MIRRORED_AE_CODE_SIZES),
-                  description="MirroredAEDetector-searched's candidates, judged on shuffled-feature synthetic "
-                              "anomalies instead of perturbed rows")
-register_detector("MirroredAEDetector-ensemble", factory=seed_ensemble_factory("MirroredAEDetector"),
-                  description="MirroredAEDetector trained from 5 seeds, standardised scores averaged")
-register_detector("MirroredAEDetector-selected-ensemble", factory=seed_ensemble_factory("MirroredAEDetector-selected"),
-                  description="5 seeds of MirroredAEDetector-selected (each member runs its own label-free choice)")
-register_detector("MirroredAEDetector-searched-ensemble", factory=seed_ensemble_factory("MirroredAEDetector-searched"),
-                  description="5 seeds of MirroredAEDetector-searched (each member runs its own label-free search)")
-register_detector("MirroredAEDetector-searched-budget-ensemble",
-                  factory=seed_ensemble_factory("MirroredAEDetector-searched-budget"),
-                  description="5 seeds of MirroredAEDetector-searched-budget (each member runs its own label-free "
-                              "search)")
-register_detector("OMASGANDetector-ensemble", factory=seed_ensemble_factory("OMASGANDetector"),
-                  description="OMASGANDetector trained from 5 seeds, standardised scores averaged")
-# Yeo-Johnson per feature, fitted on the training rows: spreads features whose mass sits in a sliver of their
-# min-max range (Thyroid's second feature: median 0.01, 99th percentile 0.17 on the seed-0 training half). It also
-# flattens that feature's far tail, and lowered Thyroid's F1 (docs/benchmarks, section on the power transform).
-register_detector("IsolationForest-power", factory=preprocessed_factory("IsolationForest", PowerTransformer()),
-                  description="IsolationForest after a PowerTransformer fitted on the training data")
-register_detector("MirroredAEDetector-searched-power",
-                  factory=preprocessed_factory("MirroredAEDetector-searched", PowerTransformer()),
-                  description="MirroredAEDetector-searched after a PowerTransformer fitted on the training data")
-# z-scores on top of the min-max scaling: an affine map, so it keeps every feature's far tail (unlike the power
-# transform) and only changes the scale the networks train on. IsolationForest is unchanged by it, so it has no
-# ``-standard`` row. The label-free criteria favoured it on Thyroid (not on Arrhythmia), yet it lowered Thyroid's
-# F1 on every split it ran on (docs/benchmarks, section on standardised features).
-register_detector("MirroredAEDetector-searched-standard",
-                  factory=preprocessed_factory("MirroredAEDetector-searched", StandardScaler()),
-                  description="MirroredAEDetector-searched after a StandardScaler fitted on the training data")

@@ -1,7 +1,7 @@
 """Data sets for anomaly detection: embedded ODDS sets, KDD Cup 1999, MNIST-style images, 2-D toys.
 
 Labels follow the package convention **1 = anomaly, 0 = normal** for the anomaly-detection
-sets (Thyroid, Arrhythmia, KDD Cup 1999, the 2-D grid). The image loaders return *class*
+sets (Thyroid, Arrhythmia, KDD Cup 1999, the labelled 2-D set and grid). The image loaders return *class*
 labels (0-9), from which a protocol derives anomaly labels.
 
 Nothing is ever downloaded. Files that are not embedded are looked up in the data home:
@@ -14,6 +14,7 @@ from ._images import load_fashion_mnist, load_mnist
 from ._kddcup99 import fetch_kddcup99
 from ._odds import load_arrhythmia, load_thyroid
 from ._synthetic import (
+    load_multimodal_2d,
     make_multimodal_2d,
     make_multimodal_2d_grid,
     make_synthetic_anomalies,
@@ -27,6 +28,7 @@ __all__ = [
     "load_arrhythmia",
     "load_fashion_mnist",
     "load_mnist",
+    "load_multimodal_2d",
     "load_thyroid",
     "make_multimodal_2d",
     "make_multimodal_2d_grid",

@@ -3,7 +3,7 @@
 import numbers
 
 import numpy as np
-from sklearn.utils import check_random_state
+from sklearn.utils import Bunch, check_random_state
 
 from ._base import _check_positive_int
 
@@ -213,6 +213,129 @@ def make_multimodal_2d_grid(
     X = np.column_stack([xx.ravel(), yy.ravel()])
     y = (multimodal_2d_support_distance(X, kind=kind) > threshold).astype(np.int64)
     return X, y
+
+
+def _uniform_away_from_support(n, low, high, kind, min_distance, rng, exclude_box=None):
+    """``n`` points uniform in the box ``[low, high]`` farther than ``min_distance`` from the support (rejection
+    sampling); with ``exclude_box=(inner_low, inner_high)``, only points outside that inner box are kept."""
+    out = np.empty((0, 2))
+    while out.shape[0] < n:
+        points = rng.uniform(low, high, size=(4 * n, 2))
+        keep = multimodal_2d_support_distance(points, kind=kind) > min_distance
+        if exclude_box is not None:
+            inner_low, inner_high = exclude_box
+            keep &= ~np.all((points >= inner_low) & (points <= inner_high), axis=1)
+        out = np.concatenate([out, points[keep]])
+    return out[:n]
+
+
+def load_multimodal_2d(
+    n_normal=2000,
+    n_anomalies=200,
+    *,
+    kind="rings_and_blobs",
+    noise=0.05,
+    min_distance=None,
+    margin=1.0,
+    random_state=0,
+):
+    """A labelled 2-D anomaly-detection set: disconnected modes plus anomalies off them and between them.
+
+    The normal rows come from :func:`make_multimodal_2d`. The anomalies are of two kinds, half each (the
+    ``"between"`` kind gets the extra one when ``n_anomalies`` is odd):
+
+    - ``"between"``: uniform over the bounding box of the modes' support (for ``"rings_and_blobs"`` the
+      square ``[-2, 2]^2``), kept only when farther than ``min_distance`` from the support. These fill the
+      empty regions between the modes (and the inside of a ring), where a detector that only learns the
+      data's overall extent sees nothing wrong.
+    - ``"outside"``: uniform over that box widened by ``margin`` on every side, outside the box itself (and
+      farther than ``min_distance`` from the support): points off the data manifold altogether.
+
+    Distances are measured with :func:`multimodal_2d_support_distance`. The default ``min_distance`` is
+    ``5 * noise``: the nearest anomaly is five noise standard deviations from the support, where normal rows
+    practically never fall. With the defaults the set has 2200 rows, 200 of them anomalies (anomaly ratio
+    ``200 / 2200 = 0.0909``). The set is fixed by ``random_state`` (the benchmark varies only the split).
+
+    Parameters
+    ----------
+    n_normal : int, default=2000
+        Number of normal rows (at least 1).
+    n_anomalies : int, default=200
+        Number of anomalies (at least 1).
+    kind : {"rings_and_blobs", "blobs", "rings"}, default="rings_and_blobs"
+        Layout of the modes (see :func:`make_multimodal_2d`).
+    noise : float, default=0.05
+        Standard deviation of the normal rows' noise (>= 0).
+    min_distance : float, default=None
+        Smallest distance of an anomaly to the support; None means ``5 * noise``. Must end up > 0.
+    margin : float, default=1.0
+        How far the box of the ``"outside"`` anomalies extends beyond the support's bounding box (> 0).
+    random_state : int, RandomState instance or None, default=0
+        Seed of the normal rows and of the anomalies.
+
+    Returns
+    -------
+    data : sklearn.utils.Bunch
+        Dictionary-like object with the attributes:
+
+        data : ndarray of shape (n_normal + n_anomalies, 2), float64
+            The points, rows shuffled.
+        target : ndarray of shape (n_normal + n_anomalies,), int64
+            1 = anomaly, 0 = normal.
+        anomaly_type : ndarray of shape (n_normal + n_anomalies,), object
+            ``"normal"``, ``"between"`` or ``"outside"``.
+        feature_names : list of str
+            ``["x0", "x1"]``.
+        target_names : list of str
+            ``["normal", "anomaly"]``.
+        anomaly_ratio : float
+            ``n_anomalies / (n_normal + n_anomalies)``, the k (as a fraction) for top-k% evaluation.
+        DESCR : str
+            Description of the set.
+
+    Examples
+    --------
+    >>> from skanomaly.datasets import load_multimodal_2d
+    >>> data = load_multimodal_2d()
+    >>> data.data.shape, int(data.target.sum()), round(data.anomaly_ratio, 4)
+    ((2200, 2), 200, 0.0909)
+    """
+    n_normal = _check_positive_int(n_normal, "n_normal")
+    n_anomalies = _check_positive_int(n_anomalies, "n_anomalies")
+    noise = _check_nonnegative_real(noise, "noise")
+    margin = _check_nonnegative_real(margin, "margin")
+    if margin == 0:
+        raise ValueError("margin must be > 0: the 'outside' anomalies lie in the margin around the modes.")
+    if min_distance is None:
+        min_distance = 5.0 * noise
+    min_distance = _check_nonnegative_real(min_distance, "min_distance")
+    if min_distance == 0:
+        raise ValueError("min_distance must be > 0 (None means 5 * noise; with noise=0 give it explicitly).")
+    modes = _modes(kind)
+    rng = check_random_state(random_state)
+
+    X_normal, _ = make_multimodal_2d(n_normal, kind=kind, noise=noise, random_state=rng)
+    low = np.min([center - radius for center, radius in modes], axis=0)
+    high = np.max([center + radius for center, radius in modes], axis=0)
+    n_between = n_anomalies - n_anomalies // 2
+    between = _uniform_away_from_support(n_between, low, high, kind, min_distance, rng)
+    outside = _uniform_away_from_support(n_anomalies // 2, low - margin, high + margin, kind, min_distance, rng,
+                                         exclude_box=(low, high))
+    X = np.concatenate([X_normal, between, outside])
+    anomaly_type = np.array(["normal"] * n_normal + ["between"] * len(between) + ["outside"] * len(outside),
+                            dtype=object)
+    order = rng.permutation(X.shape[0])
+    X, anomaly_type = X[order], anomaly_type[order]
+    y = (anomaly_type != "normal").astype(np.int64)
+    ratio = n_anomalies / (n_normal + n_anomalies)
+    descr = (
+        f"Synthetic 2-D anomaly-detection set ({kind!r}): {n_normal} normal rows from make_multimodal_2d "
+        f"(noise {noise}) and {n_anomalies} anomalies farther than {min_distance:g} from the modes' support, "
+        f"{n_between} between the modes (inside their bounding box) and {n_anomalies // 2} outside it (within "
+        f"a margin of {margin:g}). Anomaly ratio {ratio:.4f}. Labels: 1 = anomaly, 0 = normal."
+    )
+    return Bunch(data=X, target=y, anomaly_type=anomaly_type, feature_names=["x0", "x1"],
+                 target_names=["normal", "anomaly"], anomaly_ratio=float(ratio), DESCR=descr)
 
 
 _ANOMALY_METHODS = ("perturb", "shuffle", "uniform")
