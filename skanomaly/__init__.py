@@ -9,6 +9,7 @@ use (PEP 562), so ``import skanomaly`` loads neither torch nor scikit-learn.
 """
 
 import importlib
+import pkgutil
 
 __version__ = "0.1.0.dev0"
 
@@ -23,16 +24,18 @@ _LAZY_NAMES = {
     "TrainingDivergedError": "skanomaly.exceptions",
 }
 
-_SUBMODULES = ("base", "benchmarks", "datasets", "detectors", "divergences", "ensemble", "exceptions", "io",
-               "metrics", "model_selection", "nn", "plotting")
-
 __all__ = [*_LAZY_NAMES, "__version__"]
+
+
+def _submodules():
+    """Names of the public modules and subpackages of this package (found on disk, none imported)."""
+    return {info.name for info in pkgutil.iter_modules(__path__) if not info.name.startswith("_")}
 
 
 def __getattr__(name):
     if name in _LAZY_NAMES:
         value = getattr(importlib.import_module(_LAZY_NAMES[name]), name)
-    elif name in _SUBMODULES:
+    elif name in _submodules():
         value = importlib.import_module(f"{__name__}.{name}")
     else:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -41,4 +44,4 @@ def __getattr__(name):
 
 
 def __dir__():
-    return sorted({*globals(), *__all__, *_SUBMODULES})
+    return sorted({*globals(), *__all__, *_submodules()})

@@ -23,7 +23,7 @@ import torch
 from skorch import NeuralNet
 from skorch.callbacks import PassthroughScoring, ProgressBar
 from skorch.dataset import unpack_data
-from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler
+from torch.utils.data import DataLoader
 from sklearn.base import BaseEstimator, OutlierMixin, _fit_context
 from sklearn.utils import check_random_state, gen_batches
 from sklearn.utils._param_validation import Interval
@@ -34,6 +34,71 @@ from .nn import resolve_device, seeded
 from .nn.parametrizations import freeze_parametrizations
 
 __all__ = ["BaseDetector", "DetectorNet"]
+
+class _RowTensors(torch.utils.data.Dataset):
+    """Training rows (and optional targets) held as tensors and indexed one whole batch at a time.
+
+    ``dataset[index]`` takes a 1-D int64 tensor of row numbers and returns ``(X[index], y[index])``, or
+    ``(X[index], tensor([0.]))`` without targets (skorch's placeholder). NumPy arrays are wrapped, not copied.
+    """
+
+    def __init__(self, X, y=None):
+        self.X = _rows_as_tensor(X)
+        self.y = None if y is None else _rows_as_tensor(y)
+        if self.y is not None and self.y.shape[0] != self.X.shape[0]:
+            raise ValueError(f"X has {self.X.shape[0]} rows but y has {self.y.shape[0]}.")
+
+    def __len__(self):
+        return self.X.shape[0]
+
+    def __getitem__(self, index):
+        return self.X[index], torch.zeros(1) if self.y is None else self.y[index]
+
+
+def _rows_as_tensor(data):
+    if isinstance(data, torch.Tensor):
+        return data
+    data = np.asarray(data)
+    if not data.flags.writeable or not data.flags.c_contiguous:
+        data = np.array(data, order="C")  # torch wraps only writeable, C-ordered arrays without a warning
+    return torch.from_numpy(data)
+
+
+class _BatchIndexSampler(torch.utils.data.Sampler):
+    """Batches of row numbers as int64 tensors (lists with ``as_lists=True``), one per training step.
+
+    With ``shuffle`` the batches are those of ``BatchSampler(RandomSampler(dataset, generator=generator))``
+    for the same generator state, epoch after epoch: one ``randperm`` per epoch cut into batches, plus the
+    second ``randperm`` that ``RandomSampler`` draws at the end of each epoch for its (empty) remainder.
+    """
+
+    def __init__(self, n_samples, batch_size, *, shuffle=False, generator=None, drop_last=False, as_lists=False):
+        self.n_samples = n_samples
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.generator = generator
+        self.drop_last = drop_last
+        self.as_lists = as_lists
+
+    def __len__(self):
+        if self.drop_last:
+            return self.n_samples // self.batch_size
+        return -(-self.n_samples // self.batch_size)
+
+    def __iter__(self):
+        n = self.n_samples
+        if self.shuffle:
+            generator = self.generator
+            if generator is None:
+                generator = torch.Generator().manual_seed(int(torch.empty((), dtype=torch.int64).random_().item()))
+            order = torch.randperm(n, generator=generator)
+            torch.randperm(n, generator=generator)
+        else:
+            order = torch.arange(n)
+        stop = n - n % self.batch_size if self.drop_last else n
+        for start in range(0, stop, self.batch_size):
+            batch = order[start:start + self.batch_size]
+            yield batch.tolist() if self.as_lists else batch
 
 
 class DetectorNet(NeuralNet):
@@ -102,12 +167,18 @@ class DetectorNet(NeuralNet):
         """
         raise NotImplementedError
 
-    def get_iterator(self, dataset, training=False):
-        """Batches fetched with one fancy index each (skorch's default indexes and collates row by row).
+    def get_dataset(self, X, y=None):
+        """Arrays become a :class:`_RowTensors` (one tensor index per batch); other input goes to skorch."""
+        if isinstance(X, (np.ndarray, torch.Tensor)) and (y is None or isinstance(y, (np.ndarray, torch.Tensor))):
+            return _RowTensors(X, y)
+        return super().get_dataset(X, y)
 
-        Honours ``iterator_train__shuffle`` / ``__generator`` (seeded shuffling), ``__drop_last`` and
-        ``batch_size``. When the networks hold BatchNorm layers, a last training batch of a single sample is
-        dropped: BatchNorm cannot normalise one sample in training mode.
+    def get_iterator(self, dataset, training=False):
+        """Batches fetched with one tensor index each (skorch's default indexes and collates row by row).
+
+        Honours ``iterator_train__shuffle`` / ``__generator`` (seeded shuffling, the batches of torch's
+        ``RandomSampler``), ``__drop_last`` and ``batch_size``. When the networks hold BatchNorm layers, a last
+        training batch of a single sample is dropped: BatchNorm cannot normalise one sample in training mode.
         """
         kwargs = self.get_params_for("iterator_train" if training else "iterator_valid")
         kwargs.pop("batch_size", None)
@@ -120,8 +191,8 @@ class DetectorNet(NeuralNet):
                     f"batch_size={self.batch_size} is too small for networks with BatchNorm layers; use at least 2."
                 )
             drop_last = drop_last or len(dataset) % self.batch_size == 1
-        order = RandomSampler(dataset, generator=generator) if shuffle else SequentialSampler(dataset)
-        sampler = BatchSampler(order, batch_size=self.batch_size, drop_last=drop_last)
+        sampler = _BatchIndexSampler(len(dataset), self.batch_size, shuffle=shuffle, generator=generator,
+                                     drop_last=drop_last, as_lists=not isinstance(dataset, _RowTensors))
         return DataLoader(dataset, batch_size=None, sampler=sampler, **kwargs)
 
     def train_step(self, batch, **fit_params):
@@ -196,7 +267,9 @@ class BaseDetector(OffsetThresholdMixin, OutlierMixin, BaseEstimator, metaclass=
 
     - ``contamination`` : float in (0, 0.5], the expected outlier share of the *training* data. It only sets
       ``offset_`` (the threshold of :meth:`predict`); it does not change the training.
-    - ``batch_size`` : int, used for training and for scoring (scores do not depend on it).
+    - ``batch_size`` : int, the training mini-batch size.
+    - ``score_batch_size`` : int, rows per scoring batch (scores do not depend on it; larger is faster and
+      needs more memory).
     - ``image_shape`` : ``(C, H, W)`` or None. Set it (or pass 3-D/4-D arrays) to use conv nets on flattened
       images; ``None`` with 2-D data means tabular rows and MLPs.
     - ``device`` : ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ...
@@ -207,6 +280,7 @@ class BaseDetector(OffsetThresholdMixin, OutlierMixin, BaseEstimator, metaclass=
     _parameter_constraints: dict = {
         "contamination": [Interval(Real, 0, 0.5, closed="right")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "score_batch_size": [Interval(Integral, 1, None, closed="left")],
         "image_shape": [tuple, None],
         "device": [str],
         "random_state": ["random_state"],
@@ -349,18 +423,25 @@ class BaseDetector(OffsetThresholdMixin, OutlierMixin, BaseEstimator, metaclass=
         return -self._batched(self.net_.anomaly_score, X)
 
     def _batched(self, fn, X):
-        """Apply ``fn`` (float64 tensor batch -> tensor) over ``X`` in batches; return a float64 ndarray.
+        """Apply ``fn`` (float64 tensor batch -> tensor) over ``X`` in batches of ``score_batch_size`` rows.
 
-        Networks are in eval mode and float64 after ``fit``, so the result does not depend on the batch size.
+        ``X`` (validated, float32 or float64) is converted to float64 one batch at a time, so scoring never
+        holds a float64 copy of the whole input. Networks are in eval mode and float64 after ``fit``, so the
+        result does not depend on the batch size. Returns a float64 ndarray (2-D when ``fn`` returns 2-D).
         """
         net = self.net_
         net._set_training(False)
-        parts = []
+        n_samples = X.shape[0]
+        values = None
         with torch.no_grad():
-            for rows in gen_batches(X.shape[0], self.batch_size):
+            for rows in gen_batches(n_samples, self.score_batch_size):
                 batch = torch.tensor(X[rows], dtype=torch.float64, device=net.device)
-                parts.append(fn(batch).detach().to("cpu", torch.float64).numpy())
-        values = np.concatenate(parts) if parts else np.empty(0)
+                part = fn(batch).detach().to("cpu", torch.float64).numpy()
+                if values is None:
+                    values = np.empty((n_samples, *part.shape[1:]), dtype=np.float64)
+                values[rows] = part
+        if values is None:
+            values = np.empty(0)
         if not np.all(np.isfinite(values)):
             raise TrainingDivergedError(
                 f"{type(self).__name__} produced non-finite scores for {np.sum(~np.isfinite(values))} sample(s): "
@@ -371,14 +452,19 @@ class BaseDetector(OffsetThresholdMixin, OutlierMixin, BaseEstimator, metaclass=
 
     # ------------------------------------------------------------------------------------------ validation
     def _validate_X(self, X, *, reset):
-        """Validate input, flatten image arrays, and (on fit) resolve ``image_shape_``."""
+        """Validate input, flatten image arrays, and (on fit) resolve ``image_shape_``.
+
+        Fit converts to float64. Scoring keeps float32 input as it is (other input becomes float64):
+        :meth:`_batched` converts one batch at a time.
+        """
         array_shape = None
         if hasattr(X, "ndim") and hasattr(X, "shape") and X.ndim in (3, 4):
             array_shape = tuple(int(s) for s in X.shape[1:])
             if len(array_shape) == 2:
                 array_shape = (1, *array_shape)
             X = np.asarray(X).reshape(X.shape[0], -1)
-        X = validate_data(self, X, reset=reset, dtype=np.float64, ensure_min_samples=2 if reset else 1)
+        X = validate_data(self, X, reset=reset, dtype=np.float64 if reset else [np.float64, np.float32],
+                          ensure_min_samples=2 if reset else 1)
         if reset:
             largest = np.abs(X).max()
             if largest > np.finfo(np.float32).max:

@@ -419,7 +419,9 @@ class AMADetector(BaseDetector):
         epoch is kept. Few epochs on a small data set leave few steps before the first decay: prefer more
         epochs (or later ``lr_milestones``) to fewer.
     batch_size : int, default=64
-        Mini-batch size for training and scoring.
+        Training mini-batch size.
+    score_batch_size : int, default=4096
+        Rows per scoring batch; scores do not depend on it.
     contamination : float in (0, 0.5], default=0.1
         Expected outlier share of the training data; sets ``offset_`` for :meth:`predict`.
     image_shape : tuple of int or None, default=None
@@ -537,6 +539,7 @@ class AMADetector(BaseDetector):
         lr_decay=0.1,
         max_epochs=100,
         batch_size=64,
+        score_batch_size=4096,
         contamination=0.1,
         image_shape=None,
         device="auto",
@@ -574,6 +577,7 @@ class AMADetector(BaseDetector):
         self.lr_decay = lr_decay
         self.max_epochs = max_epochs
         self.batch_size = batch_size
+        self.score_batch_size = score_batch_size
         self.contamination = contamination
         self.image_shape = image_shape
         self.device = device

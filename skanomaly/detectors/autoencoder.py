@@ -65,7 +65,9 @@ class AutoEncoderDetector(BaseDetector):
     max_epochs : int, default=50
         Training epochs.
     batch_size : int, default=128
-        Mini-batch size for training and scoring.
+        Training mini-batch size.
+    score_batch_size : int, default=4096
+        Rows per scoring batch; scores do not depend on it.
     contamination : float in (0, 0.5], default=0.1
         Expected outlier share of the training data; sets ``offset_`` for :meth:`predict`.
     image_shape : tuple of int or None, default=None
@@ -140,6 +142,7 @@ class AutoEncoderDetector(BaseDetector):
         weight_decay=0.0,
         max_epochs=50,
         batch_size=128,
+        score_batch_size=4096,
         contamination=0.1,
         image_shape=None,
         device="auto",
@@ -155,6 +158,7 @@ class AutoEncoderDetector(BaseDetector):
         self.weight_decay = weight_decay
         self.max_epochs = max_epochs
         self.batch_size = batch_size
+        self.score_batch_size = score_batch_size
         self.contamination = contamination
         self.image_shape = image_shape
         self.device = device

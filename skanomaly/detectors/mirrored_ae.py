@@ -350,7 +350,9 @@ class MirroredAEDetector(BaseDetector):
     warmup_epochs : int >= 0, default=10
         Epochs excluded from the selection. When ``max_epochs <= warmup_epochs`` the last epoch is kept.
     batch_size : int, default=64
-        Mini-batch size for training and scoring.
+        Training mini-batch size.
+    score_batch_size : int, default=4096
+        Rows per scoring batch; scores do not depend on it.
     contamination : float in (0, 0.5], default=0.1
         Expected outlier share of the training data; sets ``offset_`` for :meth:`predict`.
     image_shape : tuple of int or None, default=None
@@ -470,6 +472,7 @@ class MirroredAEDetector(BaseDetector):
         select_best_epoch=True,
         warmup_epochs=10,
         batch_size=64,
+        score_batch_size=4096,
         contamination=0.1,
         image_shape=None,
         device="auto",
@@ -503,6 +506,7 @@ class MirroredAEDetector(BaseDetector):
         self.select_best_epoch = select_best_epoch
         self.warmup_epochs = warmup_epochs
         self.batch_size = batch_size
+        self.score_batch_size = score_batch_size
         self.contamination = contamination
         self.image_shape = image_shape
         self.device = device

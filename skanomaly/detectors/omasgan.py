@@ -565,6 +565,9 @@ class OMASGANDetector(BaseDetector):
     stop_after : {"task1", "task2", "task3", "full"}, default="full"
         Last stage to train, and which score to use (see above).
     batch_size : int, default=128
+        Training mini-batch size.
+    score_batch_size : int, default=4096
+        Rows per scoring batch; scores do not depend on it.
     contamination : float in (0, 0.5], default=0.1
     image_shape : tuple of int or None, default=None
     device : str, default="auto"
@@ -692,6 +695,7 @@ class OMASGANDetector(BaseDetector):
         lambda_fd=1.0,
         stop_after="full",
         batch_size=128,
+        score_batch_size=4096,
         contamination=0.1,
         image_shape=None,
         device="auto",
@@ -732,6 +736,7 @@ class OMASGANDetector(BaseDetector):
         self.lambda_fd = lambda_fd
         self.stop_after = stop_after
         self.batch_size = batch_size
+        self.score_batch_size = score_batch_size
         self.contamination = contamination
         self.image_shape = image_shape
         self.device = device

@@ -1,32 +1,44 @@
-"""Reusable torch building blocks: MLPs, conv encoders/decoders, helpers for devices and seeding."""
+"""Reusable torch building blocks: MLPs, conv encoders/decoders, helpers for devices and seeding.
 
-from .autoencoder import EncoderDecoder, make_decoder, make_encoder
-from .critics import CRITIC_ARCHITECTURES, PairCritic, make_critic
-from .interpolation import simplex_interpolate, simplex_weights
-from .conv import ConvDecoder, ConvEncoder, ResidualCritic, conv_plan
-from .layers import ACTIVATIONS, make_activation, resolve_device, seeded
-from .mlp import MLP
-from .penalties import gradient_penalty, latent_norm_hinge, r1_penalty
+Names are imported from their submodule on first use (PEP 562).
+"""
 
-__all__ = [
-    "ACTIVATIONS",
-    "CRITIC_ARCHITECTURES",
-    "ConvDecoder",
-    "ConvEncoder",
-    "EncoderDecoder",
-    "MLP",
-    "PairCritic",
-    "ResidualCritic",
-    "conv_plan",
-    "gradient_penalty",
-    "latent_norm_hinge",
-    "make_activation",
-    "make_critic",
-    "make_decoder",
-    "make_encoder",
-    "r1_penalty",
-    "simplex_interpolate",
-    "simplex_weights",
-    "resolve_device",
-    "seeded",
-]
+import importlib
+
+# public name -> submodule that defines it
+_LAZY_NAMES = {
+    "ACTIVATIONS": "layers",
+    "CRITIC_ARCHITECTURES": "critics",
+    "ConvDecoder": "conv",
+    "ConvEncoder": "conv",
+    "EncoderDecoder": "autoencoder",
+    "MLP": "mlp",
+    "PairCritic": "critics",
+    "ResidualCritic": "conv",
+    "conv_plan": "conv",
+    "gradient_penalty": "penalties",
+    "latent_norm_hinge": "penalties",
+    "make_activation": "layers",
+    "make_critic": "critics",
+    "make_decoder": "autoencoder",
+    "make_encoder": "autoencoder",
+    "r1_penalty": "penalties",
+    "resolve_device": "layers",
+    "seeded": "layers",
+    "simplex_interpolate": "interpolation",
+    "simplex_weights": "interpolation",
+}
+
+__all__ = list(_LAZY_NAMES)
+
+
+def __getattr__(name):
+    if name not in _LAZY_NAMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_LAZY_NAMES[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted({*globals(), *__all__})
