@@ -2,7 +2,8 @@
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from skanomaly.detectors import AMADetector, AutoEncoderDetector, MirroredAEDetector, OMASGANDetector
+from skanomaly.detectors import (AMADetector, AutoEncoderDetector, DeepSVDDDetector, MirroredAEDetector,
+                                 OMASGANDetector)
 from skanomaly.ensemble import SeedEnsembleDetector
 
 # Tiny networks and one or two epochs: these checks test the API contract, not the learning.
@@ -10,6 +11,9 @@ DETECTORS = [
     AMADetector(max_epochs=2, batch_size=32, hidden_layer_sizes=(8,), critic_hidden_layer_sizes=(8,), latent_dim=2,
                 n_critic=1),
     AutoEncoderDetector(max_epochs=2, batch_size=32, hidden_layer_sizes=(8,), latent_dim=2),
+    DeepSVDDDetector(max_epochs=2, batch_size=32, hidden_layer_sizes=(8,), latent_dim=2),
+    DeepSVDDDetector(objective="soft-boundary", radius_warmup_epochs=0, max_epochs=2, batch_size=32,
+                     hidden_layer_sizes=(8,), latent_dim=2),
     MirroredAEDetector(max_epochs=2, batch_size=32, hidden_layer_sizes=(8,), critic_hidden_layer_sizes=(8,),
                        latent_dim=2, warmup_epochs=0, n_critic=1),
     OMASGANDetector(task1_epochs=1, task2_epochs=1, task3_epochs=1, j_epochs=1, hidden_layer_sizes=(8,),

@@ -737,6 +737,8 @@ register_detector("IsolationForest", "sklearn.ensemble:IsolationForest", default
                   description="scikit-learn IsolationForest, 100 trees: the reference of every benchmark")
 register_detector("AutoEncoderDetector", "skanomaly.detectors:AutoEncoderDetector",
                   description="skanomaly's plain autoencoder (reconstruction error)")
+register_detector("DeepSVDDDetector", "skanomaly.detectors:DeepSVDDDetector",
+                  description="One-class Deep SVDD (Ruff et al., 2018): squared distance to a fixed centre")
 register_detector("PyOD-AutoEncoder", factory=_pyod_autoencoder_factory,
                   description="PyOD's AutoEncoder (optional dependency pyod), sign-adapted")
 register_detector("AMADetector", "skanomaly.detectors:AMADetector",
