@@ -17,9 +17,11 @@ The functions below take ``(y_true, anomaly_score)``; the scorers take a fitted 
    ``decision_function``, where *higher means more normal*, but computes the AUROC of the positive class
    ``1``, which here is the *anomaly*. The search then reports ``1 - AUROC`` without any warning and
    picks the worst model. Use :data:`ANOMALY_SCORERS`, :data:`anomaly_roc_auc_scorer`,
-   :data:`anomaly_average_precision_scorer` or :func:`make_f1_at_k_scorer` instead::
+   :data:`anomaly_average_precision_scorer` or :func:`make_f1_at_k_scorer` instead, with
+   :class:`~skanomaly.model_selection.NoveltyGridSearchCV`, which uses them by default and refits the best
+   candidate on the normal rows only (``GridSearchCV`` would refit on the labelled anomalies too)::
 
-       GridSearchCV(pipe, grid, cv=NoveltyKFold(3), scoring=ANOMALY_SCORERS, refit="roc_auc")
+       NoveltyGridSearchCV(pipe, grid, cv=NoveltyKFold(3), scoring=ANOMALY_SCORERS, refit="roc_auc")
 
 The scorers only call ``score_samples`` (higher = more normal) and negate it; they never fall back to
 ``decision_function``, whose sign differs between libraries (PyOD's is *higher = more anomalous*), so an
@@ -659,7 +661,7 @@ ANOMALY_SCORERS = {
     "average_precision": anomaly_average_precision_scorer,
     "f1_at_k": make_f1_at_k_scorer(None),
 }
-"""Multi-metric scoring dict for ``GridSearchCV(..., scoring=ANOMALY_SCORERS, refit="roc_auc")``.
+"""Multi-metric scoring dict: the default scoring of :class:`~skanomaly.model_selection.NoveltyGridSearchCV`.
 
 Keys: ``"roc_auc"``, ``"average_precision"`` and ``"f1_at_k"`` (F1 with ``k`` = the anomaly ratio of each
 test fold). All use ``-score_samples`` as the anomaly score and 1 = anomaly labels. Each scorer calls

@@ -12,8 +12,10 @@ Tabular novelty split (:func:`novelty_train_test_split`, :class:`NoveltyShuffleS
     anomalies removed from the training half, the test half scored and thresholded at the known anomaly
     ratio (see :mod:`skanomaly.metrics`), repeated over several seeds (mean and standard deviation).
 Cross-validation on normals (:class:`NoveltyKFold`)
-    Stratified K-fold whose training folds contain no anomaly, for hyper-parameter search with
-    ``GridSearchCV``.
+    Stratified K-fold whose training folds contain no anomaly, for hyper-parameter search.
+Hyper-parameter search on normals (:class:`NoveltyGridSearchCV`, :class:`NoveltyRandomizedSearchCV`)
+    scikit-learn's searches with labelled validation anomalies: every candidate trains on normal rows
+    only, is scored on folds holding both classes, and the best one is refitted on the rows labelled 0.
 One-class (:func:`one_class_split`)
     One class of a labelled data set is normal, all others are anomalies, e.g. Ruff et al. 2018
     (Deep SVDD, ICML) on MNIST and CIFAR-10, and the one-class tables of the AMA paper (Somepalli et al.
@@ -39,22 +41,29 @@ given ``random_state`` every choice of class uses the same underlying split.
 """
 
 import numbers
+import time
 
 import numpy as np
+from sklearn.base import clone
 from sklearn.model_selection import (
+    GridSearchCV,
+    RandomizedSearchCV,
     ShuffleSplit,
     StratifiedKFold,
     StratifiedShuffleSplit,
+    check_cv,
     train_test_split,
 )
 from sklearn.model_selection._split import BaseShuffleSplit
 from sklearn.utils import _safe_indexing, check_random_state, indexable
-from sklearn.utils.validation import _num_samples, check_consistent_length
+from sklearn.utils.validation import _check_method_params, _num_samples, check_consistent_length
 
 from .metrics import _check_anomaly_labels
 
 __all__ = [
+    "NoveltyGridSearchCV",
     "NoveltyKFold",
+    "NoveltyRandomizedSearchCV",
     "NoveltyShuffleSplit",
     "leave_one_class_out_split",
     "novelty_train_test_split",
@@ -171,20 +180,17 @@ class NoveltyKFold(StratifiedKFold):
 
     Each test fold is a fold of :class:`~sklearn.model_selection.StratifiedKFold` on the anomaly labels,
     so it holds both classes in the overall proportion; its training fold is the complement **with the
-    anomalies removed**. This is the fit-on-normals protocol for hyper-parameter search::
+    anomalies removed**. It is the default splitter of :class:`NoveltyGridSearchCV`, the search that also
+    refits the chosen candidate on the normal rows only::
 
-        search = GridSearchCV(pipe, grid, cv=NoveltyKFold(3, random_state=0),
-                              scoring=ANOMALY_SCORERS, refit="roc_auc").fit(X, y)
-
-    (``GridSearchCV`` passes ``y`` to ``split``). Use the scorers of :mod:`skanomaly.metrics`:
-    scikit-learn's ``scoring="roc_auc"`` is inverted for outlier detectors with 1 = anomaly labels.
+        search = NoveltyGridSearchCV(pipe, grid, cv=NoveltyKFold(3, random_state=0)).fit(X, y)
 
     .. note::
 
-       With ``refit`` enabled, ``GridSearchCV`` refits the best model on the **whole** ``X`` it was given,
-       anomalies included. To keep the protocol, pass ``refit=False`` and fit
-       ``clone(estimator).set_params(**search.best_params_)`` on ``X[y == 0]``, or search on a set
-       whose final refit may see its anomalies.
+       scikit-learn's own ``GridSearchCV`` refits the best model on the **whole** ``X`` it was given,
+       anomalies included; use :class:`NoveltyGridSearchCV` instead (or ``GridSearchCV(..., refit=False)``
+       and fit the chosen parameters on ``X[y == 0]`` yourself). Use the scorers of :mod:`skanomaly.metrics`:
+       scikit-learn's ``scoring="roc_auc"`` is inverted for outlier detectors with 1 = anomaly labels.
 
     Parameters
     ----------
@@ -543,3 +549,208 @@ def out_of_distribution_split(X_in, X_out, *, test_size=0.2, n_out=None, random_
         [np.zeros(test.shape[0], dtype=np.int64), np.ones(out_index.shape[0], dtype=np.int64)]
     )
     return X_train, X_test, np.zeros(train.shape[0], dtype=np.int64), y_test
+
+
+# ---------------------------------------------------------------------------------------------------
+# hyper-parameter search that never trains on anomalies
+
+
+class _NormalTrainingFolds:
+    """A splitter whose training folds are those of ``cv`` without the rows labelled 1 (the test folds keep them)."""
+
+    def __init__(self, cv):
+        self.cv = cv
+
+    def get_n_splits(self, X=None, y=None, groups=None):
+        return self.cv.get_n_splits(X, y, groups)
+
+    def split(self, X, y=None, groups=None):
+        labels = _check_novelty_labels(y)
+        for train, test in self.cv.split(X, y, groups):
+            yield _drop_anomalies(np.asarray(train), labels), test
+
+
+class _NoveltySearchMixin:
+    """``fit`` of the novelty searches: scikit-learn's search without its refit, then a refit on normal rows."""
+
+    _sklearn_search = None  # the scikit-learn search class that runs the cross-validation
+
+    def fit(self, X, y=None, **params):
+        """Search the candidates on folds with labelled anomalies; refit the best on the normal rows.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Normal rows and labelled anomalies.
+        y : array-like of shape (n_samples,)
+            Anomaly labels, 1 = anomaly, 0 = normal. Required.
+        **params : dict
+            Passed to the search's ``fit`` (e.g. ``groups`` for the splitter, fit parameters of the
+            estimator). Fit parameters reach the final refit restricted to the normal rows.
+
+        Returns
+        -------
+        self : object
+            The fitted search.
+        """
+        X, y = indexable(X, y)
+        labels = _check_novelty_labels(y)
+        check_consistent_length(X, labels)
+        from .metrics import ANOMALY_SCORERS
+
+        cv = self.cv if self.cv is not None else 5
+        if isinstance(cv, numbers.Integral) and not isinstance(cv, bool):
+            cv = NoveltyKFold(cv, shuffle=False)
+        search_params = self.get_params(deep=False)
+        search_params.update(
+            scoring=ANOMALY_SCORERS if self.scoring is None else self.scoring,
+            cv=_NormalTrainingFolds(check_cv(cv, labels, classifier=False)),
+            refit=False,
+        )
+        search = self._sklearn_search(**search_params).fit(X, labels, **params)
+        for name in ("cv_results_", "scorer_", "n_splits_", "multimetric_"):
+            setattr(self, name, getattr(search, name))
+        for name in ("best_index_", "best_score_", "best_params_", "best_estimator_", "refit_time_",
+                     "feature_names_in_"):
+            self.__dict__.pop(name, None)
+
+        refit_metric = "score"
+        if self.multimetric_:
+            self._check_refit_for_multimetric(self.scorer_)
+            refit_metric = self.refit
+        if self.refit or not self.multimetric_:
+            self.best_index_ = int(self._select_best_index(self.refit, refit_metric, self.cv_results_))
+            if not callable(self.refit):
+                self.best_score_ = self.cv_results_[f"mean_test_{refit_metric}"][self.best_index_]
+            self.best_params_ = self.cv_results_["params"][self.best_index_]
+        if self.refit:
+            normal = np.flatnonzero(labels == 0)
+            fit_params = _check_method_params(X, {k: v for k, v in params.items() if k != "groups"},
+                                              indices=normal)
+            self.best_estimator_ = clone(self.estimator).set_params(**clone(self.best_params_, safe=False))
+            start = time.time()
+            self.best_estimator_.fit(_safe_indexing(X, normal), labels[normal], **fit_params)
+            self.refit_time_ = time.time() - start
+            if hasattr(self.best_estimator_, "feature_names_in_"):
+                self.feature_names_in_ = self.best_estimator_.feature_names_in_
+        return self
+
+
+class NoveltyGridSearchCV(_NoveltySearchMixin, GridSearchCV):
+    """Grid search with labelled validation anomalies that never trains on an anomaly.
+
+    :class:`~sklearn.model_selection.GridSearchCV` for detectors (1 = anomaly, 0 = normal): every
+    candidate is fitted on training folds stripped of anomalies, scored on test folds holding both
+    classes, and the best candidate is **refitted on the rows labelled 0 only** (scikit-learn's own
+    search refits on every row it was given, labelled anomalies included). ``best_params_``,
+    ``best_score_``, ``best_estimator_``, ``cv_results_``, ``refit_time_`` and the delegated methods
+    (``score_samples``, ``decision_function``, ``predict``, ``score``) behave as in ``GridSearchCV``.
+
+    Parameters
+    ----------
+    estimator : estimator object
+        A detector or a ``Pipeline`` ending in one (``score_samples``: higher = more normal).
+    param_grid : dict or list of dicts
+        As in ``GridSearchCV``.
+    scoring : str, callable, list, tuple or dict, default=None
+        ``None`` uses :data:`skanomaly.metrics.ANOMALY_SCORERS` (AUROC, average precision, F1 at the
+        anomaly ratio). scikit-learn's ``"roc_auc"`` is inverted for detectors with 1 = anomaly labels;
+        use the scorers of :mod:`skanomaly.metrics`.
+    n_jobs : int, default=None
+        Candidates and folds fitted in parallel.
+    refit : bool, str or callable, default="roc_auc"
+        As in ``GridSearchCV`` (a scorer name for multi-metric scoring); the refit uses the rows labelled
+        0 only. ``False`` keeps no ``best_estimator_``.
+    cv : int, cross-validation generator or iterable, default=None
+        ``None`` or an int: :class:`NoveltyKFold` with that many folds (5 for ``None``), without
+        shuffling, as scikit-learn does for an int; pass ``NoveltyKFold(n, random_state=0)`` to shuffle.
+        The training folds of any splitter are stripped of their anomalies, test folds keep them. Each
+        test fold needs both classes for AUROC.
+    verbose : int, default=0
+    pre_dispatch : int or str, default="2*n_jobs"
+    error_score : "raise" or float, default=np.nan
+    return_train_score : bool, default=False
+        As in ``GridSearchCV``.
+
+    Attributes
+    ----------
+    best_estimator_ : estimator
+        The best candidate refitted on the normal rows (when ``refit`` is set).
+    best_params_ : dict
+    best_score_ : float
+    best_index_ : int
+    cv_results_ : dict of ndarray
+    refit_time_ : float
+        Seconds spent refitting on the normal rows.
+    scorer_ : scorer or dict of scorers
+    n_splits_ : int
+    multimetric_ : bool
+
+    See Also
+    --------
+    NoveltyRandomizedSearchCV : The same with sampled candidates.
+    NoveltyKFold : The default splitter.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.ensemble import IsolationForest
+    >>> rng = np.random.RandomState(0)
+    >>> X = np.vstack([rng.normal(size=(200, 2)), rng.normal(loc=5, size=(20, 2))])
+    >>> y = np.r_[np.zeros(200), np.ones(20)].astype(int)
+    >>> search = NoveltyGridSearchCV(IsolationForest(random_state=0), {"n_estimators": [10, 50]},
+    ...                              cv=NoveltyKFold(3, random_state=0)).fit(X, y)
+    >>> sorted(search.best_params_)
+    ['n_estimators']
+    >>> search.best_estimator_.n_features_in_, search.best_estimator_.max_samples_  # fitted on the 200 normal rows
+    (2, 200)
+    """
+
+    _sklearn_search = GridSearchCV
+
+    def __init__(self, estimator, param_grid, *, scoring=None, n_jobs=None, refit="roc_auc", cv=None, verbose=0,
+                 pre_dispatch="2*n_jobs", error_score=np.nan, return_train_score=False):
+        super().__init__(estimator, param_grid, scoring=scoring, n_jobs=n_jobs, refit=refit, cv=cv,
+                         verbose=verbose, pre_dispatch=pre_dispatch, error_score=error_score,
+                         return_train_score=return_train_score)
+
+
+class NoveltyRandomizedSearchCV(_NoveltySearchMixin, RandomizedSearchCV):
+    """Randomized search with labelled validation anomalies that never trains on an anomaly.
+
+    :class:`~sklearn.model_selection.RandomizedSearchCV` with the protocol of
+    :class:`NoveltyGridSearchCV`: training folds without anomalies, test folds with both classes, the
+    best candidate refitted on the rows labelled 0 only.
+
+    Parameters
+    ----------
+    estimator : estimator object
+        A detector or a ``Pipeline`` ending in one.
+    param_distributions : dict or list of dicts
+        As in ``RandomizedSearchCV``.
+    n_iter : int, default=10
+        Number of sampled candidates.
+    scoring, n_jobs, refit, cv, verbose, pre_dispatch, error_score, return_train_score
+        As in :class:`NoveltyGridSearchCV`.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the sampling of candidates.
+
+    Attributes
+    ----------
+    best_estimator_, best_params_, best_score_, best_index_, cv_results_, refit_time_, scorer_, n_splits_, multimetric_
+        As in :class:`NoveltyGridSearchCV`.
+
+    See Also
+    --------
+    NoveltyGridSearchCV : The same over a grid.
+    """
+
+    _sklearn_search = RandomizedSearchCV
+
+    def __init__(self, estimator, param_distributions, *, n_iter=10, scoring=None, n_jobs=None, refit="roc_auc",
+                 cv=None, verbose=0, pre_dispatch="2*n_jobs", random_state=None, error_score=np.nan,
+                 return_train_score=False):
+        super().__init__(estimator, param_distributions, n_iter=n_iter, scoring=scoring, n_jobs=n_jobs,
+                         refit=refit, cv=cv, verbose=verbose, pre_dispatch=pre_dispatch,
+                         random_state=random_state, error_score=error_score,
+                         return_train_score=return_train_score)

@@ -394,3 +394,127 @@ def test_ood_split_errors():
         out_of_distribution_split(np.zeros(10), np.zeros(5))
     with pytest.raises(ValueError, match="empty"):
         out_of_distribution_split(np.zeros((10, 3)), np.zeros((0, 3)))
+
+
+# ---------------------------------------------------------------------------------------------------
+# NoveltyGridSearchCV / NoveltyRandomizedSearchCV: the search that never trains on anomalies
+# ---------------------------------------------------------------------------------------------------
+class IdRecordingDetector(OutlierMixin, BaseEstimator):
+    """Test double: column 0 is a row id; remembers the ids of every fit, scores by distance to the mean."""
+
+    fits = []  # ids of every fit, in call order (class-level: clones share it)
+
+    def __init__(self, shift=0.0):
+        self.shift = shift
+
+    def fit(self, X, y=None):
+        X = np.asarray(X)
+        self.fitted_ids_ = X[:, 0].astype(int)
+        IdRecordingDetector.fits.append(self.fitted_ids_)
+        self.center_ = X[:, 1:].mean(axis=0) + self.shift
+        return self
+
+    def score_samples(self, X):
+        return -np.linalg.norm(np.asarray(X)[:, 1:] - self.center_, axis=1)
+
+
+@pytest.fixture
+def recorded_fits():
+    IdRecordingDetector.fits = []
+    yield IdRecordingDetector.fits
+    IdRecordingDetector.fits = []
+
+
+def test_novelty_search_refits_on_the_normal_rows_only(recorded_fits):
+    from skanomaly.model_selection import NoveltyGridSearchCV
+
+    X, y = anomaly_data()
+    search = NoveltyGridSearchCV(IdRecordingDetector(), {"shift": [0.0, 2.0]}, cv=NoveltyKFold(3, random_state=0))
+    search.fit(X, y)
+    np.testing.assert_array_equal(np.sort(search.best_estimator_.fitted_ids_), np.flatnonzero(y == 0))
+    assert len(recorded_fits) == 2 * 3 + 1 and all(not y[ids].any() for ids in recorded_fits)
+    # scikit-learn's own search, same arguments, refits on the anomalies too: the check above can fail
+    plain = GridSearchCV(IdRecordingDetector(), {"shift": [0.0, 2.0]}, cv=NoveltyKFold(3, random_state=0),
+                         scoring=ANOMALY_SCORERS, refit="roc_auc").fit(X, y)
+    assert y[plain.best_estimator_.fitted_ids_].sum() == 40
+
+
+def test_novelty_search_exposes_scikit_learns_search_api(recorded_fits):
+    from skanomaly.model_selection import NoveltyGridSearchCV
+
+    X, y = anomaly_data()
+    search = NoveltyGridSearchCV(IdRecordingDetector(), {"shift": [0.0, 3.0]}, cv=NoveltyKFold(3, random_state=0))
+    search.fit(X, y)
+    results = search.cv_results_
+    for name in ("roc_auc", "average_precision", "f1_at_k"):
+        assert f"mean_test_{name}" in results  # ANOMALY_SCORERS by default
+    assert search.best_params_ == {"shift": 0.0} == results["params"][results["rank_test_roc_auc"].argmin()]
+    assert search.best_index_ == 0
+    assert search.best_score_ == pytest.approx(results["mean_test_roc_auc"].max())
+    assert search.n_splits_ == 3 and search.multimetric_ and search.refit_time_ >= 0
+    np.testing.assert_array_equal(search.score_samples(X), search.best_estimator_.score_samples(X))
+    assert search.score(X, y) > 0.95  # the refit scorer: AUROC with 1 = anomaly labels
+
+
+def test_novelty_search_strips_anomalies_from_any_splitter(recorded_fits):
+    from skanomaly.model_selection import NoveltyGridSearchCV
+
+    X, y = anomaly_data()
+    marked = np.column_stack([X[:, 1:], y])
+    search = NoveltyGridSearchCV(RecordingDetector(), {"shift": [0.0, 1.0]}, cv=StratifiedKFold(3),
+                                 error_score="raise").fit(marked, y)  # RecordingDetector raises on an anomaly
+    assert search.best_estimator_.center_.shape == (3,)
+    # an int is NoveltyKFold without shuffling: the same folds on every call
+    first = NoveltyGridSearchCV(IdRecordingDetector(), {"shift": [0.0]}, cv=3).fit(X, y)
+    again = NoveltyGridSearchCV(IdRecordingDetector(), {"shift": [0.0]}, cv=3).fit(X, y)
+    np.testing.assert_array_equal(first.cv_results_["split0_test_roc_auc"], again.cv_results_["split0_test_roc_auc"])
+
+
+def test_novelty_search_refit_options(recorded_fits):
+    from skanomaly.metrics import anomaly_roc_auc_scorer
+    from skanomaly.model_selection import NoveltyGridSearchCV
+
+    X, y = anomaly_data()
+    grid = {"shift": [0.0, 3.0]}
+    cv = NoveltyKFold(3, random_state=0)
+    multi = NoveltyGridSearchCV(IdRecordingDetector(), grid, cv=cv, refit=False).fit(X, y)
+    assert not hasattr(multi, "best_estimator_") and not hasattr(multi, "best_params_")  # as in GridSearchCV
+    single = NoveltyGridSearchCV(IdRecordingDetector(), grid, cv=cv, scoring=anomaly_roc_auc_scorer,
+                                 refit=False).fit(X, y)
+    assert single.best_params_ == {"shift": 0.0} and not hasattr(single, "best_estimator_")
+    chosen = NoveltyGridSearchCV(IdRecordingDetector(), grid, cv=cv, refit=lambda results: 1).fit(X, y)
+    assert chosen.best_params_ == {"shift": 3.0} and not hasattr(chosen, "best_score_")
+    assert not y[chosen.best_estimator_.fitted_ids_].any()
+    by_ap = NoveltyGridSearchCV(IdRecordingDetector(), grid, cv=cv, refit="average_precision").fit(X, y)
+    assert by_ap.best_score_ == pytest.approx(by_ap.cv_results_["mean_test_average_precision"].max())
+    with pytest.raises(ValueError, match="scorer key"):
+        NoveltyGridSearchCV(IdRecordingDetector(), grid, cv=cv, refit="accuracy").fit(X, y)
+    with pytest.raises(ValueError, match="required"):
+        NoveltyGridSearchCV(IdRecordingDetector(), grid, cv=cv).fit(X)
+
+
+def test_novelty_randomized_search_refits_on_normal_rows(recorded_fits):
+    from skanomaly.model_selection import NoveltyRandomizedSearchCV
+
+    X, y = anomaly_data()
+    search = NoveltyRandomizedSearchCV(IdRecordingDetector(), {"shift": [0.0, 1.0, 2.0, 3.0]}, n_iter=2,
+                                       cv=NoveltyKFold(3, random_state=0), random_state=0).fit(X, y)
+    assert len(search.cv_results_["params"]) == 2
+    np.testing.assert_array_equal(np.sort(search.best_estimator_.fitted_ids_), np.flatnonzero(y == 0))
+
+
+def test_novelty_search_with_a_pipeline_of_a_detector():
+    from skanomaly import AutoEncoderDetector
+    from skanomaly.model_selection import NoveltyGridSearchCV
+
+    X, y = anomaly_data(n_normal=150, n_anomaly=15, seed=2)
+    frame = pd.DataFrame(X[:, 1:], columns=["a", "b", "c"])
+    pipe = make_pipeline(StandardScaler(), AutoEncoderDetector(max_epochs=2, hidden_layer_sizes=(8,),
+                                                               batch_size=32, random_state=0))
+    search = NoveltyGridSearchCV(pipe, {"autoencoderdetector__latent_dim": [1, 2]},
+                                 cv=NoveltyKFold(2, random_state=0)).fit(frame, y)
+    assert search.best_params_["autoencoderdetector__latent_dim"] in (1, 2)
+    assert list(search.feature_names_in_) == ["a", "b", "c"]
+    scaler = search.best_estimator_[0]
+    np.testing.assert_allclose(scaler.mean_, frame[y == 0].mean().to_numpy())  # fitted on the normal rows
+    assert search.score_samples(frame).dtype == np.float64
