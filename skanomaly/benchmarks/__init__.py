@@ -19,68 +19,57 @@ New detectors are registered with one line (see :func:`register_detector`), thei
 :data:`PRESETS`.
 """
 
-from .registry import (
-    DATASETS,
-    DETECTORS,
-    PRESETS,
-    REFERENCE_DETECTOR,
-    DatasetSpec,
-    DetectorSpec,
-    DetectorUnavailableError,
-    PyODAdapter,
-    estimator_factory,
-    get_dataset_spec,
-    get_detector_spec,
-    label_free_selection_factory,
-    list_datasets,
-    list_detectors,
-    make_scaler,
-    preprocessed_factory,
-    register_dataset,
-    register_detector,
-    seed_ensemble_factory,
-)
-from .report import format_mean_sd, markdown_table, summarize
-from .runner import (
-    KEY_COLUMNS,
-    PROTOCOLS,
-    RESULT_COLUMNS,
-    ProtocolSpec,
-    environment_info,
-    merge_results,
-    read_results,
-    run_benchmark,
-)
+import importlib
 
-__all__ = [
-    "DATASETS",
-    "DETECTORS",
-    "KEY_COLUMNS",
-    "PRESETS",
-    "PROTOCOLS",
-    "REFERENCE_DETECTOR",
-    "RESULT_COLUMNS",
-    "DatasetSpec",
-    "DetectorSpec",
-    "DetectorUnavailableError",
-    "ProtocolSpec",
-    "PyODAdapter",
-    "environment_info",
-    "estimator_factory",
-    "format_mean_sd",
-    "get_dataset_spec",
-    "get_detector_spec",
-    "label_free_selection_factory",
-    "list_datasets",
-    "list_detectors",
-    "make_scaler",
-    "markdown_table",
-    "merge_results",
-    "preprocessed_factory",
-    "read_results",
-    "register_dataset",
-    "register_detector",
-    "run_benchmark",
-    "seed_ensemble_factory",
-    "summarize",
-]
+#: Where each public name lives; modules are imported on first use, so that the command line starts fast.
+_LOCATIONS = {
+    "DATASETS": "registry",
+    "DETECTORS": "registry",
+    "PRESETS": "registry",
+    "REFERENCE_DETECTOR": "registry",
+    "DatasetSpec": "registry",
+    "DetectorSpec": "registry",
+    "DetectorUnavailableError": "registry",
+    "estimator_factory": "registry",
+    "get_dataset_spec": "registry",
+    "get_detector_spec": "registry",
+    "label_free_selection_factory": "registry",
+    "list_datasets": "registry",
+    "list_detectors": "registry",
+    "make_scaler": "registry",
+    "preprocessed_factory": "registry",
+    "register_dataset": "registry",
+    "register_detector": "registry",
+    "seed_ensemble_factory": "registry",
+    "ExternalDetectorAdapter": "adapters",
+    "PyODAdapter": "adapters",
+    "PROTOCOLS": "protocols",
+    "ProtocolSpec": "protocols",
+    "KEY_COLUMNS": "results",
+    "RESULT_COLUMNS": "results",
+    "ResultsFileError": "results",
+    "merge_results": "results",
+    "read_results": "results",
+    "RunStore": "store",
+    "StoreError": "store",
+    "format_mean_sd": "report",
+    "markdown_table": "report",
+    "summarize": "report",
+    "write_report": "report",
+    "environment_info": "runner",
+    "run_benchmark": "runner",
+}
+
+__all__ = sorted(_LOCATIONS)
+
+
+def __getattr__(name):
+    if name in _LOCATIONS:
+        value = getattr(importlib.import_module(f".{_LOCATIONS[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LOCATIONS))

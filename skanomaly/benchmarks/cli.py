@@ -1,4 +1,4 @@
-"""The ``skanomaly`` command line: ``benchmark``, ``demo``, ``datasets`` and ``detectors``.
+"""The ``skanomaly`` command line: ``benchmark``, ``report``, ``demo``, ``datasets`` and ``detectors``.
 
 Examples
 --------
@@ -8,11 +8,16 @@ Examples
     skanomaly benchmark --detectors AutoEncoderDetector --datasets thyroid arrhythmia kddcup99 \\
         --protocol novelty --seeds 0 1 2 3 4 --n-jobs 2 --output docs/benchmarks/tabular \\
         --set AutoEncoderDetector.max_epochs=20
+    skanomaly benchmark --study docs/benchmarks/tabular/study.toml --scheduler tcp://head-node:8786
+    skanomaly report docs/benchmarks/tabular   # rewrite results.csv and summary.md from the run store
     skanomaly datasets                   # what can be benchmarked, and where files are looked for
     skanomaly detectors                  # registered detectors
 
 The summary table is printed to stdout, progress to stderr. Exit status: 0 when every run finished or was
-skipped, 1 when a run failed, 2 on a usage or configuration error.
+skipped, 1 when a run failed, 2 on a usage or configuration error, 130 after Ctrl-C (the finished runs are
+stored; the same command resumes).
+
+Building the parser imports neither torch nor scikit-learn, so ``--help`` and the listings answer at once.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from pathlib import Path
 __all__ = ["main", "parse_set_options"]
 
 _DEFAULT_SEEDS = [0, 1, 2, 3, 4]
+_INTERRUPTED = 130
 
 
 def parse_set_options(items):
@@ -58,22 +64,35 @@ def parse_set_options(items):
     return params
 
 
+def _add_run_options(parser):
+    parser.add_argument("--n-jobs", type=int, default=1, metavar="N",
+                        help="runs at once on this machine (joblib processes; -1: one per core)")
+    parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                        help="run on a dask.distributed cluster: its scheduler address (tcp://host:8786), or "
+                             "'local' for a LocalCluster on this machine (needs skanomaly[distributed])")
+    parser.add_argument("--torch-threads", type=int, default=1, metavar="N",
+                        help="torch threads of every run, recorded with it (default: %(default)s; scores are "
+                             "repeatable for a given count)")
+    parser.add_argument("--rerun", action="store_true",
+                        help="run again the runs the output folder already holds with status ok")
+    noise = parser.add_mutually_exclusive_group()
+    noise.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    noise.add_argument("-v", "--verbose", action="store_true",
+                       help="also a line per training epoch of every skanomaly detector")
+
+
 def _add_common(parser, *, seeds_default):
     parser.add_argument("--seeds", type=int, nargs="+", default=seeds_default, metavar="SEED",
-                        help="seeds: one split and one detector seed each (default: %(default)s)")
-    parser.add_argument("--n-jobs", type=int, default=1, metavar="N",
-                        help="parallel runs (joblib processes; torch threads per run = cores // N)")
+                        help=f"seeds: one split and one detector seed each (default: {_DEFAULT_SEEDS})")
     parser.add_argument("--output", type=Path, default=None, metavar="DIR",
-                        help="folder for results.csv and summary.md (re-runs replace rows of the same run key)")
+                        help="folder of the run store (runs.sqlite) and its exports results.csv and summary.md; "
+                             "runs it holds with status ok are skipped")
     parser.add_argument("--set", dest="set_params", action="append", nargs="+", default=[],
                         metavar="DETECTOR.PARAM=VALUE", help="override a detector parameter (repeatable)")
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
+    _add_run_options(parser)
 
 
 def _build_parser():
-    from .registry import list_datasets, list_detectors
-    from .runner import PROTOCOLS
-
     parser = argparse.ArgumentParser(
         prog="skanomaly",
         description="Benchmarks of skanomaly's anomaly detectors (IsolationForest is always the reference).",
@@ -82,19 +101,26 @@ def _build_parser():
     sub.required = True
 
     bench = sub.add_parser("benchmark", help="run detectors x datasets x seeds (x classes) under one protocol",
-                           description="Run detectors x datasets x seeds (x classes) under one protocol and "
-                                       "print the markdown summary.")
-    bench.add_argument("--detectors", nargs="+", required=True, metavar="NAME",
-                       help=f"registered detectors: {', '.join(list_detectors())}")
-    bench.add_argument("--datasets", nargs="+", required=True, metavar="NAME",
-                       help=f"registered datasets: {', '.join(list_datasets())}")
-    bench.add_argument("--protocol", choices=list(PROTOCOLS), default="novelty",
-                       help="evaluation protocol (default: %(default)s)")
+                           description="Run detectors x datasets x seeds (x classes) under one protocol, or a "
+                                       "study file, and print the markdown summary.")
+    bench.add_argument("--study", type=Path, default=None, metavar="FILE",
+                       help="a study file (TOML): detectors, datasets, protocol, seeds and output folder")
+    bench.add_argument("--detectors", nargs="+", default=None, metavar="NAME",
+                       help="registered detectors (see 'skanomaly detectors')")
+    bench.add_argument("--datasets", nargs="+", default=None, metavar="NAME",
+                       help="registered datasets (see 'skanomaly datasets')")
+    bench.add_argument("--protocol", default=None, metavar="NAME",
+                       help="novelty (tabular sets, the default), one-class or leave-one-class-out (images)")
     bench.add_argument("--classes", type=int, nargs="+", default=None, metavar="CLASS",
                        help="classes for the per-class image protocols (default: all)")
     bench.add_argument("--data-home", default=None, metavar="PATH",
                        help="folder of data files (default: $SKANOMALY_DATA or ~/skanomaly_data)")
-    _add_common(bench, seeds_default=_DEFAULT_SEEDS)
+    _add_common(bench, seeds_default=None)
+
+    report = sub.add_parser("report", help="rewrite results.csv and summary.md of an output folder from its store",
+                            description="Regenerate the exports (results.csv, summary.md) of a benchmark output "
+                                        "folder from its run store, and print the summary.")
+    report.add_argument("folder", type=Path, metavar="DIR", help="the benchmark's output folder")
 
     demo = sub.add_parser("demo", help="AutoEncoderDetector vs IsolationForest on the embedded Thyroid data",
                           description="The README's main job: AutoEncoderDetector and IsolationForest on the "
@@ -114,9 +140,9 @@ def _flatten(groups):
 
 
 def _print_datasets(data_home=None):
+    from .protocols import PROTOCOLS
     from .registry import DATASETS
     from .report import markdown_table
-    from .runner import PROTOCOLS
 
     try:
         from ..datasets import get_data_home
@@ -145,6 +171,46 @@ def _print_detectors():
     print(markdown_table(["Detector", "Description"], rows, align=["left", "left"]))
 
 
+def _run_options(args):
+    return {"n_jobs": args.n_jobs, "scheduler": args.scheduler, "torch_threads": args.torch_threads,
+            "rerun": args.rerun, "verbose": 0 if args.quiet else (2 if args.verbose else 1)}
+
+
+def _benchmark(args, parser):
+    """Run ``benchmark`` or ``demo``; return the results DataFrame."""
+    if args.command == "benchmark" and args.study is not None:
+        clashing = [option for option, value in [("--detectors", args.detectors), ("--datasets", args.datasets),
+                                                 ("--protocol", args.protocol), ("--classes", args.classes),
+                                                 ("--seeds", args.seeds), ("--output", args.output),
+                                                 ("--set", args.set_params)] if value]
+        if clashing:
+            raise ValueError(f"--study takes detectors, datasets, protocol, seeds, classes and output folder from "
+                             f"the study file; drop {', '.join(clashing)}.")
+        from .study import load_study
+
+        extra = {"data_home": args.data_home} if args.data_home is not None else {}
+        return load_study(args.study).run(**_run_options(args), **extra)
+
+    params = parse_set_options(_flatten(args.set_params))
+    if args.command == "demo":
+        detectors, datasets, protocol, classes, data_home = ["AutoEncoderDetector"], ["thyroid"], "novelty", \
+            None, None
+        if args.max_epochs is not None:
+            params.setdefault("AutoEncoderDetector", {})["max_epochs"] = args.max_epochs
+    else:
+        missing = [option for option, value in [("--detectors", args.detectors), ("--datasets", args.datasets)]
+                   if not value]
+        if missing:
+            parser.error(f"the following arguments are required: {', '.join(missing)} (or --study FILE)")
+        detectors, datasets, protocol = args.detectors, args.datasets, args.protocol or "novelty"
+        classes, data_home = args.classes, args.data_home
+    from .runner import run_benchmark
+
+    return run_benchmark(detectors, datasets, protocol=protocol, seeds=args.seeds or _DEFAULT_SEEDS,
+                         classes=classes, output_dir=args.output, data_home=data_home, params=params,
+                         **_run_options(args))
+
+
 def main(argv=None):
     """Entry point of the ``skanomaly`` command.
 
@@ -157,36 +223,39 @@ def main(argv=None):
     -------
     status : int
         0 when every run finished (or was skipped for a missing optional dependency), 1 when a run failed,
-        2 on a usage or configuration error.
+        2 on a usage or configuration error, 130 when interrupted (Ctrl-C).
     """
     parser = _build_parser()
     args = parser.parse_args(argv)
-    if args.command == "datasets":
-        _print_datasets(args.data_home)
-        return 0
-    if args.command == "detectors":
-        _print_detectors()
-        return 0
-
-    from .report import summarize
-    from .runner import run_benchmark
-
     try:
-        params = parse_set_options(_flatten(args.set_params))
-        if args.command == "demo":
-            detectors, datasets, protocol, classes, data_home = ["AutoEncoderDetector"], ["thyroid"], "novelty", \
-                None, None
-            if args.max_epochs is not None:
-                params.setdefault("AutoEncoderDetector", {})["max_epochs"] = args.max_epochs
-        else:
-            detectors, datasets, protocol = args.detectors, args.datasets, args.protocol
-            classes, data_home = args.classes, args.data_home
-        results = run_benchmark(detectors, datasets, protocol=protocol, seeds=args.seeds, classes=classes,
-                                n_jobs=args.n_jobs, output_dir=args.output, data_home=data_home, params=params,
-                                verbose=0 if args.quiet else 1)
+        if args.command == "datasets":
+            _print_datasets(args.data_home)
+            return 0
+        if args.command == "detectors":
+            _print_detectors()
+            return 0
+        if args.command == "report":
+            from .report import summarize, write_report
+
+            rows = write_report(args.folder)
+            sys.stdout.write(summarize(rows))
+            print(f"[skanomaly report] wrote {args.folder / 'results.csv'} ({len(rows)} rows) and "
+                  f"{args.folder / 'summary.md'}", file=sys.stderr)
+            return 0
+        results = _benchmark(args, parser)
+    except KeyboardInterrupt:
+        print(f"skanomaly {args.command}: interrupted", file=sys.stderr)
+        return _INTERRUPTED
     except ValueError as exc:
         print(f"skanomaly {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except ImportError as exc:
+        if getattr(args, "scheduler", None) is None and getattr(args, "study", None) is None:
+            raise
+        print(f"skanomaly {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    from .report import summarize
+
     sys.stdout.write(summarize(results))
     sys.stdout.flush()
     return 1 if (results["status"] == "error").any() else 0

@@ -23,17 +23,13 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
-from sklearn.base import BaseEstimator, OutlierMixin, clone
-from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
-from ..base import OffsetThresholdMixin
 from ..detectors.presets import PRESETS as DETECTOR_PRESETS
 
 __all__ = [
     "DatasetSpec",
     "DetectorSpec",
     "DetectorUnavailableError",
-    "PyODAdapter",
     "DATASETS",
     "PRESETS",
     "estimator_factory",
@@ -154,6 +150,8 @@ def make_scaler(name):
     -------
     scaler : estimator or None
     """
+    from sklearn.preprocessing import MinMaxScaler, StandardScaler
+
     if name is None:
         return None
     if name == "standard":
@@ -187,7 +185,8 @@ def register_dataset(spec, *, replace=False):
         raise ValueError(f"spec must be a DatasetSpec, got {type(spec).__name__}.")
     if spec.kind not in ("tabular", "image"):
         raise ValueError(f"DatasetSpec.kind must be 'tabular' or 'image', got {spec.kind!r}.")
-    make_scaler(spec.scaler)  # validates the name
+    if spec.scaler not in (None, "standard", "minmax"):
+        raise ValueError(f"Unknown scaler {spec.scaler!r}; expected 'standard', 'minmax' or None.")
     key = _normalize_dataset_name(spec.name)
     if key in DATASETS and not replace:
         raise ValueError(f"Dataset {key!r} is already registered; pass replace=True to replace it.")
@@ -248,72 +247,6 @@ for _spec in [
                             "(generated)"),
 ]:
     register_dataset(_spec)
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# Adapter for PyOD detectors
-# ----------------------------------------------------------------------------------------------------------------
-
-
-class PyODAdapter(OffsetThresholdMixin, OutlierMixin, BaseEstimator):
-    """Expose a PyOD detector with scikit-learn's sign convention (``score_samples`` higher = more normal).
-
-    PyOD's ``decision_function`` returns an anomaly score (higher = more anomalous); this adapter negates
-    it so that every benchmarked detector yields its anomaly score the same way, as ``-score_samples``.
-    The wrapped detector is cloned in :meth:`fit`; PyOD deep detectors seed torch and NumPy from their
-    ``random_state`` when constructed, so cloning re-seeds them for every fit.
-
-    Parameters
-    ----------
-    detector : PyOD detector
-        Unfitted PyOD estimator (e.g. ``pyod.models.auto_encoder.AutoEncoder``).
-
-    Attributes
-    ----------
-    detector_ : PyOD detector
-        The fitted clone.
-    offset_ : float
-        ``-detector_.threshold_``, so that ``decision_function`` is negative for PyOD's outliers.
-    n_features_in_ : int
-        Number of features seen during :meth:`fit`.
-    """
-
-    def __init__(self, detector):
-        self.detector = detector
-
-    def fit(self, X, y=None):
-        """Fit a clone of the wrapped detector on ``X``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Training data (normal samples).
-        y : ignored
-
-        Returns
-        -------
-        self : PyODAdapter
-        """
-        X = np.asarray(X, dtype=np.float64)
-        if X.ndim != 2:
-            raise ValueError(f"PyODAdapter expects a 2-D array, got shape {X.shape}.")
-        self.detector_ = clone(self.detector).fit(X)
-        self.n_features_in_ = X.shape[1]
-        self.offset_ = -float(self.detector_.threshold_)
-        return self
-
-    def score_samples(self, X):
-        """Return ``-decision_function`` of the PyOD detector: higher = more normal.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        scores : ndarray of shape (n_samples,), float64
-        """
-        return -np.asarray(self.detector_.decision_function(np.asarray(X, dtype=np.float64)), dtype=np.float64)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -554,27 +487,11 @@ def list_detectors():
 
 
 def _pyod_autoencoder_factory(dataset_name, seed, **overrides):
-    """PyOD 2.x/3.x ``AutoEncoder`` behind :class:`PyODAdapter` (its own scaling off: the runner scales)."""
-    try:
-        from pyod.models.auto_encoder import AutoEncoder
-    except ImportError as exc:
-        raise DetectorUnavailableError(
-            "PyOD-AutoEncoder needs the optional dependency pyod: pip install 'skanomaly[benchmarks]'"
-        ) from exc
-    import torch
+    """PyOD's ``AutoEncoder`` behind the PyOD adapter: :func:`skanomaly.benchmarks.adapters.pyod_autoencoder_factory`
+    (imported when a run is built, so that listing the registry stays light)."""
+    from .adapters import pyod_autoencoder_factory
 
-    kwargs = {
-        "epoch_num": 30,
-        "batch_size": 128,
-        "preprocessing": False,
-        "verbose": 0,
-        "random_state": int(seed),
-        # A string, not None: PyOD turns None into a torch.device in __init__, which breaks sklearn's clone.
-        "device": "cuda" if torch.cuda.is_available() else "cpu",
-        **PRESETS.get("PyOD-AutoEncoder", {}).get(dataset_name, {}),
-        **overrides,
-    }
-    return PyODAdapter(AutoEncoder(**kwargs))
+    return pyod_autoencoder_factory(dataset_name, seed, **overrides)
 
 
 def _base_spec(base):
@@ -728,6 +645,8 @@ def preprocessed_factory(base, transformer):
 
     def factory(dataset_name, seed, **overrides):
         estimator = _base_spec(base).build(dataset_name, seed, **overrides)
+        from sklearn.base import clone
+
         return make_pipeline(clone(transformer), estimator)
 
     return factory

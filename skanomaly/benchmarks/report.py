@@ -1,4 +1,5 @@
-"""Markdown summary of benchmark results: one table per (dataset, protocol), mean ± sd over seeds."""
+"""Markdown summary of benchmark results: one table per (dataset, protocol), mean ± sd over seeds; and the
+exports of an output folder (:func:`write_report`)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,11 @@ import datetime as _dt
 import numpy as np
 import pandas as pd
 
+from .protocols import PROTOCOLS
 from .registry import DATASETS, REFERENCE_DETECTOR
-from .runner import KEY_COLUMNS, METRIC_COLUMNS, PROTOCOLS
+from .results import KEY_COLUMNS, METRIC_COLUMNS, normalize_results
 
-__all__ = ["format_mean_sd", "markdown_table", "summarize"]
+__all__ = ["format_mean_sd", "markdown_table", "summarize", "write_report"]
 
 _HEADERS = {
     "roc_auc": "AUROC",
@@ -220,9 +222,7 @@ def summarize(results_df, *, title="skanomaly benchmark results"):
     missing = [c for c in KEY_COLUMNS + ["status"] if c not in results_df.columns]
     if missing:
         raise ValueError(f"results_df lacks the columns {missing}; pass the output of run_benchmark.")
-    from .runner import _normalize_frame
-
-    df = _normalize_frame(results_df)
+    df = normalize_results(results_df)
     now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     parts = [f"# {title}", "",
              f"Generated {now} from {len(df)} runs. Anomaly score = -score_samples; tabular features are "
@@ -232,3 +232,37 @@ def summarize(results_df, *, title="skanomaly benchmark results"):
     for (dataset, protocol), group in df.groupby(["dataset", "protocol"], sort=True):
         parts += [_summarize_group(dataset, protocol, group), ""]
     return "\n".join(parts).rstrip("\n") + "\n"
+
+
+def write_report(folder):
+    """Regenerate an output folder's exports, ``results.csv`` and ``summary.md``, from its run store.
+
+    A folder with a ``results.csv`` and no ``runs.sqlite`` gets the CSV imported into a new store first.
+
+    Parameters
+    ----------
+    folder : str or path-like
+        An output folder of :func:`~skanomaly.benchmarks.run_benchmark`.
+
+    Returns
+    -------
+    results : pandas.DataFrame
+        The exported rows.
+
+    Raises
+    ------
+    ValueError
+        When the folder holds neither a run store nor a ``results.csv``, or one of them cannot be read (the
+        message names the file).
+    """
+    from pathlib import Path
+
+    from .store import STORE_NAME, RunStore
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ValueError(f"{folder} is not a folder of benchmark results.")
+    if not (folder / STORE_NAME).exists() and not (folder / "results.csv").exists():
+        raise ValueError(f"{folder} holds no run store ({STORE_NAME}) and no results.csv.")
+    with RunStore(folder) as store:
+        return store.export(summarize)

@@ -1,100 +1,58 @@
-"""Run detectors x datasets x seeds (x classes) under one protocol, one independent joblib job per run.
+"""Run detectors x datasets x seeds (x classes) under one protocol, each run an independent task.
 
-A *run* is identified by its key ``(detector, dataset, protocol, seed, class)``. The split of
+A *run* is identified by its key (see :func:`skanomaly.benchmarks.results.run_key`): detector name and the
+parameters it is built with, dataset, protocol, seed, class and torch thread count. The split of
 ``(dataset, protocol, seed, class)`` is computed once in the main process, deterministically from the seed,
 and every detector of that split is fitted on exactly the same arrays (the ``split_hash`` column, computed
-inside each job from the arrays it received, shows it). ``IsolationForest`` is always run as the reference.
+inside each task from the arrays it received, shows it). ``IsolationForest`` is always run as the reference.
+
+Runs execute in this process (``n_jobs=1``), in joblib processes (``n_jobs > 1``) or as tasks on a
+``dask.distributed`` cluster (``scheduler``). Wherever they run, results come back to this process, which
+writes each finished run into the output folder's run store (:class:`~skanomaly.benchmarks.store.RunStore`)
+and skips runs the store already holds with ``status="ok"``.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import hashlib
-import json
-import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 import warnings
-from contextlib import contextmanager
-from dataclasses import dataclass
+from contextlib import contextmanager, redirect_stdout
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from joblib import Parallel, cpu_count, delayed, effective_n_jobs
-from sklearn.pipeline import Pipeline
 
+from .protocols import PROTOCOLS, ProtocolSpec, get_protocol
 from .registry import (
     REFERENCE_DETECTOR,
+    DetectorSpec,
     DetectorUnavailableError,
-    PyODAdapter,
     get_dataset_spec,
     get_detector_spec,
     make_scaler,
 )
+from .results import (
+    KEY_COLUMNS,
+    METRIC_COLUMNS,
+    RESULT_COLUMNS,
+    merge_results,
+    normalize_results,
+    params_json,
+    read_results,
+    run_key,
+)
 
-__all__ = ["PROTOCOLS", "ProtocolSpec", "RESULT_COLUMNS", "KEY_COLUMNS", "run_benchmark", "environment_info"]
+__all__ = ["PROTOCOLS", "ProtocolSpec", "RESULT_COLUMNS", "KEY_COLUMNS", "run_benchmark", "environment_info",
+           "merge_results", "read_results"]
 
-
-@dataclass(frozen=True)
-class ProtocolSpec:
-    """An evaluation protocol of the runner.
-
-    Parameters
-    ----------
-    name : str
-        ``"novelty"``, ``"one-class"`` or ``"leave-one-class-out"``.
-    data_kind : {"tabular", "image"}
-        The kind of dataset it applies to.
-    per_class : bool
-        Whether runs iterate over classes (the ``class`` column).
-    description : str
-        One sentence for the summary header.
-    """
-
-    name: str
-    data_kind: str
-    per_class: bool
-    description: str
-
-
-#: The protocols. ``novelty``: the DAGMM/ALAD tabular protocol, a random 50/50 split with the anomalies removed
-#: from the training half, top-k = the dataset's known anomaly ratio. ``one-class``: one image class is normal,
-#: the others are anomalies. ``leave-one-class-out``: one class is the anomaly, the other nine normal. For the
-#: image protocols top-k is the test set's own anomaly ratio (precision = recall = F1 at k).
-PROTOCOLS = {
-    "novelty": ProtocolSpec(
-        "novelty", "tabular", False,
-        "random 50/50 train/test split, anomalies removed from the training half; top-k = the dataset's "
-        "known anomaly ratio",
-    ),
-    "one-class": ProtocolSpec(
-        "one-class", "image", True,
-        "class c is normal (train on it), all other classes are anomalies; top-k = the test anomaly ratio",
-    ),
-    "leave-one-class-out": ProtocolSpec(
-        "leave-one-class-out", "image", True,
-        "class c is the anomaly (left out of training), all other classes are normal; top-k = the test "
-        "anomaly ratio",
-    ),
-}
-
-#: Columns identifying a run; a re-run with the same key replaces the stored row.
-KEY_COLUMNS = ["detector", "dataset", "protocol", "seed", "class"]
-
-METRIC_COLUMNS = ["roc_auc", "average_precision", "precision_at_k", "recall_at_k", "f1_at_k"]
-
-#: Columns of ``results.csv``, in order.
-RESULT_COLUMNS = KEY_COLUMNS + [
-    "status", "error",
-    *METRIC_COLUMNS, "k",
-    "n_train", "n_test", "test_anomaly_ratio",
-    "fit_seconds", "score_seconds",
-    "split_hash", "scaler", "params",
-    "skanomaly_version", "git_commit", "git_dirty", "torch_version", "device", "torch_threads",
-    "timestamp",
-]
+_PREFIX = "[skanomaly benchmark]"
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -141,10 +99,7 @@ def environment_info():
 
 @contextmanager
 def _thread_limit(n_threads):
-    """Cap torch's intra-op threads and the BLAS/OpenMP pools at ``n_threads`` (no-op when None)."""
-    if n_threads is None:
-        yield
-        return
+    """Run with ``n_threads`` torch intra-op threads and BLAS/OpenMP threads, then restore the previous counts."""
     from threadpoolctl import threadpool_limits
 
     try:
@@ -160,6 +115,87 @@ def _thread_limit(n_threads):
     finally:
         if torch is not None:
             torch.set_num_threads(previous)
+
+
+class _InterruptWatch:
+    """Notice a SIGINT during a run even when the code it interrupts swallows the ``KeyboardInterrupt``.
+
+    In the main thread of a process that does not ignore SIGINT, a handler records the signal and then raises
+    ``KeyboardInterrupt`` as Python's default handler does. A training loop that catches it and returns
+    normally still leaves ``fired`` set, so the run is reported as interrupted, never as finished.
+    """
+
+    def __init__(self):
+        self.fired = False
+        self._previous = None
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            try:
+                previous = signal.getsignal(signal.SIGINT)
+                if previous not in (signal.SIG_IGN, None):
+                    signal.signal(signal.SIGINT, self._handler)
+                    self._previous = previous
+            except (ValueError, OSError):  # pragma: no cover - not the main interpreter
+                self._previous = None
+        return self
+
+    def _handler(self, signum, frame):
+        self.fired = True
+        raise KeyboardInterrupt
+
+    def __exit__(self, *exc_info):
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+        return False
+
+
+@contextmanager
+def _interrupts_deferred():
+    """Hold back a SIGINT while a finished run is stored, and raise it once the store write is done."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received = []
+    try:
+        previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    except (ValueError, OSError):  # pragma: no cover
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if received:
+        raise KeyboardInterrupt
+
+
+class _LineWriter:
+    """A text stream that prints whole lines on stderr above the progress bar (for detectors' epoch logs)."""
+
+    def __init__(self):
+        self._buffer = ""
+
+    def write(self, text):
+        self._buffer += text
+        *lines, self._buffer = self._buffer.split("\n")
+        for line in lines:
+            _write_line(line)
+        return len(text)
+
+    def flush(self):
+        if self._buffer:
+            _write_line(self._buffer)
+            self._buffer = ""
+
+
+def _write_line(line):
+    try:
+        from tqdm import tqdm
+
+        tqdm.write(line, file=sys.stderr)
+    except ImportError:  # pragma: no cover - tqdm comes with skorch
+        print(line, file=sys.stderr, flush=True)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -182,19 +218,9 @@ def _anomaly_ratio(bunch, spec):
 
 def _make_split(protocol, X, y, seed, cls, k):
     """The split of one (dataset, protocol, seed, class), built from the seed alone."""
-    from .. import model_selection as ms
-
-    if protocol == "novelty":
-        X_train, X_test, _, y_test = ms.novelty_train_test_split(X, y, test_size=0.5, random_state=seed)
-    elif protocol == "one-class":
-        X_train, X_test, _, y_test = ms.one_class_split(X, y, cls, random_state=seed)
-        k = None
-    elif protocol == "leave-one-class-out":
-        X_train, X_test, _, y_test = ms.leave_one_class_out_split(X, y, cls, random_state=seed)
-        k = None
-    else:  # pragma: no cover - validated before
-        raise ValueError(protocol)
-    return _Split(np.asarray(X_train), np.asarray(X_test), np.asarray(y_test).astype(np.int64), k)
+    X_train, X_test, y_test = protocol.split(X, y, seed, cls)
+    return _Split(np.asarray(X_train), np.asarray(X_test), np.asarray(y_test).astype(np.int64),
+                  k if protocol.dataset_top_k else None)
 
 
 def _split_hash(split):
@@ -207,12 +233,18 @@ def _split_hash(split):
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# One run (executed in a joblib worker)
+# One run (executed in this process, a joblib worker or a Dask worker)
 # ----------------------------------------------------------------------------------------------------------------
 
 
+def _is_pipeline(estimator):
+    from sklearn.pipeline import Pipeline
+
+    return isinstance(estimator, Pipeline)
+
+
 def _final_estimator(estimator):
-    return estimator.steps[-1][1] if isinstance(estimator, Pipeline) else estimator
+    return estimator.steps[-1][1] if _is_pipeline(estimator) else estimator
 
 
 def _fitted_detector(estimator):
@@ -221,40 +253,24 @@ def _fitted_detector(estimator):
     return getattr(final, "best_estimator_", final)
 
 
-def _json_params(detector):
-    """``get_params(deep=False)`` of the detector itself (the PyOD model for adapters) as compact JSON."""
-    if isinstance(detector, PyODAdapter):
-        detector = detector.detector
+def _recorded_params(detector):
+    """The parameters a row records: ``benchmark_params()`` for adapters of outside detectors, else
+    ``get_params(deep=False)``."""
     try:
-        params = detector.get_params(deep=False)
+        own = getattr(detector, "benchmark_params", None)
+        return own() if callable(own) else detector.get_params(deep=False)
     except Exception as exc:  # noqa: BLE001 - the record must not fail on exotic estimators
-        return json.dumps({"error": repr(exc)})
+        return {"error": repr(exc)}
 
-    def jsonable(value):
-        if value is None or isinstance(value, (bool, int, float, str)):
-            return value
-        if isinstance(value, (np.integer, np.floating, np.bool_)):
-            return value.item()
-        if isinstance(value, (list, tuple)):
-            return [jsonable(v) for v in value]
-        if isinstance(value, dict):
-            return {str(k): jsonable(v) for k, v in value.items()}
-        return repr(value)
 
-    return json.dumps({k: jsonable(v) for k, v in sorted(params.items())}, separators=(",", ":"))
+def _json_params(detector):
+    """The recorded parameters of ``detector`` as compact JSON."""
+    return params_json(_recorded_params(detector))
 
 
 def _device_of(detector):
-    fitted = getattr(detector, "detector_", None)  # PyODAdapter
-    for obj in (detector, fitted):
-        if obj is None:
-            continue
-        device = getattr(obj, "device_", None)
-        if device is None and obj is fitted:
-            device = getattr(obj, "device", None)
-        if device is not None:
-            return str(device)
-    return "cpu"
+    device = getattr(detector, "device_", None)
+    return str(device) if device is not None else "cpu"
 
 
 def _timestamp():
@@ -271,21 +287,23 @@ def _ablation_scores(estimator, X):
     final = _fitted_detector(estimator)
     if not callable(getattr(final, "ablation_scores", None)):
         return {}
-    if isinstance(estimator, Pipeline) and len(estimator.steps) > 1:
+    if _is_pipeline(estimator) and len(estimator.steps) > 1:
         X = estimator[:-1].transform(X)
     return {name: column.to_numpy() for name, column in final.ablation_scores(X).items()}
 
 
-def _variant_params(params_json, variant):
+def _variant_params(params_text, variant):
     """The run's parameter record with the ablation's ``param=value`` applied."""
+    import json
+
     from .registry import parse_variant_name
 
     try:
-        params = json.loads(params_json)
+        params = json.loads(params_text)
     except (TypeError, ValueError):
-        return params_json
+        return params_text
     params.update(parse_variant_name(f"_[{variant}]")[1])
-    return json.dumps(params, sort_keys=True, separators=(",", ":"), default=str)
+    return params_json(params)
 
 
 def _evaluate(row, split, score_samples):
@@ -302,49 +320,34 @@ def _evaluate(row, split, score_samples):
     row["status"] = "ok"
 
 
-def _run_one(estimator, split, meta, n_threads):
-    """Fit, score and evaluate one run; return its rows (failures are recorded, never raised).
-
-    The first row is the detector's; each ablation the fitted detector scores without refitting (see
-    :meth:`~skanomaly.base.BaseDetector.ablation_scores`) adds a row named ``"Detector[param=value]"``.
-    """
-    row = dict(meta)
-    if meta.get("status") is not None:  # already failed or skipped before reaching a worker
-        row["timestamp"] = _timestamp()
-        return [row]
-
-    row.update(status="error", error="")
+def _fit_and_score(estimator, split, row):
+    """Fit, score and evaluate; failures become the row's error (a ``KeyboardInterrupt`` passes through)."""
     variants = {}
     try:
-        with _thread_limit(n_threads):
-            try:
-                import torch
-
-                row["torch_threads"] = int(torch.get_num_threads())
-            except ImportError:  # pragma: no cover
-                pass
-            row["split_hash"] = _split_hash(split)
-            row["n_train"] = int(split.X_train.shape[0])
-            row["n_test"] = int(split.X_test.shape[0])
-            row["test_anomaly_ratio"] = float(np.mean(split.y_test))
-            start = time.perf_counter()
-            estimator.fit(split.X_train)
-            row["fit_seconds"] = time.perf_counter() - start
-            fitted = _fitted_detector(estimator)
-            row["device"] = _device_of(fitted)
-            if fitted is not _final_estimator(estimator):
-                # A hyper-parameter search: record the model it chose, which is the one scored.
-                row["params"] = _json_params(fitted)
-            start = time.perf_counter()
-            score_samples = estimator.score_samples(split.X_test)
-            row["score_seconds"] = time.perf_counter() - start
-            _evaluate(row, split, score_samples)
+        row["split_hash"] = _split_hash(split)
+        row["n_train"] = int(split.X_train.shape[0])
+        row["n_test"] = int(split.X_test.shape[0])
+        row["test_anomaly_ratio"] = float(np.mean(split.y_test))
+        start = time.perf_counter()
+        estimator.fit(split.X_train)
+        row["fit_seconds"] = time.perf_counter() - start
+        fitted = _fitted_detector(estimator)
+        row["device"] = _device_of(fitted)
+        if fitted is not _final_estimator(estimator):
+            # A hyperparameter search: record the model it chose, which is the one scored.
+            chosen = _recorded_params(fitted)
+            if "verbose" in chosen and "_verbose" in row:
+                chosen["verbose"] = row["_verbose"]
+            row["params"] = params_json(chosen)
+        start = time.perf_counter()
+        score_samples = estimator.score_samples(split.X_test)
+        row["score_seconds"] = time.perf_counter() - start
+        _evaluate(row, split, score_samples)
     except Exception as exc:  # noqa: BLE001 - a failed run is a result, not a crash
         row["error"] = _message(exc)
     if row["status"] == "ok":
         try:
-            with _thread_limit(n_threads):
-                variants = _ablation_scores(estimator, split.X_test)
+            variants = _ablation_scores(estimator, split.X_test)
         except Exception as exc:  # noqa: BLE001 - the detector's own row stays valid
             row["error"] = f"ablation scores failed: {_message(exc)}"[:500]
     row["timestamp"] = _timestamp()
@@ -352,7 +355,7 @@ def _run_one(estimator, split, meta, n_threads):
     for name, scores in variants.items():
         variant = {key: value for key, value in row.items() if key not in METRIC_COLUMNS}
         variant.update(detector=f"{row['detector']}[{name}]", status="error", error="", score_seconds=np.nan,
-                       params=_variant_params(row.get("params"), name))
+                       params=_variant_params(row.get("params"), name), run_params="")
         try:
             _evaluate(variant, split, scores)
         except Exception as exc:  # noqa: BLE001
@@ -361,24 +364,54 @@ def _run_one(estimator, split, meta, n_threads):
     return rows
 
 
+def _run_one(estimator, split, meta, n_threads, verbose=0):
+    """Fit, score and evaluate one run with ``n_threads`` threads; return its rows.
+
+    Failures are recorded in the rows, never raised. The first row is the detector's; each ablation the fitted
+    detector scores without refitting (see :meth:`~skanomaly.base.BaseDetector.ablation_scores`) adds a row
+    named ``"Detector[param=value]"``. A run stopped by Ctrl-C returns one row with ``status="interrupted"``,
+    which the runner never stores.
+    """
+    row = dict(meta)
+    if meta.get("status") is not None:  # already failed or skipped before reaching a worker
+        row["timestamp"] = _timestamp()
+        return [row]
+    row.update(status="error", error="")
+    watch = _InterruptWatch()
+    with watch:
+        try:
+            with _thread_limit(n_threads):
+                if verbose >= 2:
+                    _write_line(f"{_PREFIX} started: {_where(row)}")
+                    with redirect_stdout(_LineWriter()):
+                        rows = _fit_and_score(estimator, split, row)
+                else:
+                    rows = _fit_and_score(estimator, split, row)
+        except KeyboardInterrupt:
+            watch.fired = True
+    if watch.fired:
+        return [{**meta, "status": "interrupted", "error": "interrupted by SIGINT", "timestamp": _timestamp()}]
+    return rows
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # Planning
 # ----------------------------------------------------------------------------------------------------------------
 
 
-def _check_seeds(seeds):
+def _check_seeds(seeds, what="seeds"):
     if isinstance(seeds, (int, np.integer)) and not isinstance(seeds, bool):
         seeds = [seeds]
     try:
         seeds = list(seeds)
     except TypeError:
-        raise ValueError(f"seeds must be an int or a sequence of ints, got {seeds!r}.") from None
+        raise ValueError(f"{what} must be an int or a sequence of ints, got {seeds!r}.") from None
     if not seeds:
-        raise ValueError("seeds must not be empty.")
+        raise ValueError(f"{what} must not be empty.")
     out = []
     for s in seeds:
         if isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 0:
-            raise ValueError(f"seeds must be non-negative ints, got {s!r}.")
+            raise ValueError(f"{what} must be non-negative ints, got {s!r}.")
         if int(s) not in out:
             out.append(int(s))
     return out
@@ -396,13 +429,41 @@ def _as_name_list(value, what):
     return list(dict.fromkeys(value))
 
 
-def _build_estimator(det_name, ds_name, seed, overrides, ds_spec, image_shape):
+def _resolve_detectors(detectors):
+    """``{name: DetectorSpec}`` of registered names and DetectorSpec objects, the reference first."""
+    if isinstance(detectors, (str, DetectorSpec)):
+        detectors = [detectors]
+    try:
+        detectors = list(detectors)
+    except TypeError:
+        raise ValueError(f"detectors must be names or DetectorSpec objects, got {detectors!r}.") from None
+    if not detectors:
+        raise ValueError("detectors must not be empty.")
+    specs = {}
+    for item in detectors:
+        if isinstance(item, DetectorSpec):
+            spec = item
+        elif isinstance(item, str):
+            spec = get_detector_spec(item)
+            spec = DetectorSpec(item, spec.factory, spec.description) if spec.name != item else spec
+        else:
+            raise ValueError(f"detectors must be registered names or DetectorSpec objects, got {item!r}.")
+        if spec.name in specs and specs[spec.name].factory is not spec.factory:
+            raise ValueError(f"Two different detectors are named {spec.name!r}.")
+        specs[spec.name] = spec
+    reference = specs.pop(REFERENCE_DETECTOR, None) or get_detector_spec(REFERENCE_DETECTOR)
+    return {REFERENCE_DETECTOR: reference, **specs}
+
+
+def _build_estimator(spec, ds_name, seed, overrides, ds_spec, image_shape):
     """The unfitted pipeline of one run: the dataset's scaler (if any), then the detector.
 
-    A detector registered as a pipeline (preprocessing, then a detector) is flattened into this one, so that its
+    A detector built as a pipeline (preprocessing, then a detector) is flattened into this one, so that its
     last step is the detector the record describes.
     """
-    detector = get_detector_spec(det_name).build(ds_name, seed, **overrides)
+    from sklearn.pipeline import Pipeline
+
+    detector = spec.build(ds_name, seed, **overrides)
     steps = []
     scaler = make_scaler(ds_spec.scaler)
     if scaler is not None:
@@ -418,22 +479,42 @@ def _build_estimator(det_name, ds_name, seed, overrides, ds_spec, image_shape):
     return Pipeline(steps)
 
 
-def _validate_detectors(detectors, dataset_specs, params):
-    """Build every detector once for every dataset: configuration errors raise now, missing code is noted."""
+def _estimators_in(estimator):
+    """The estimator and every estimator nested in its parameters (pipeline steps, searches, ensembles)."""
+    yield estimator
+    for value in estimator.get_params(deep=False).values():
+        items = value if isinstance(value, (list, tuple)) else [value]
+        for item in items:
+            if isinstance(item, tuple) and len(item) == 2:
+                item = item[1]
+            if hasattr(item, "get_params") and not isinstance(item, type):
+                yield from _estimators_in(item)
+
+
+def _check_estimator_params(estimator):
+    """Run scikit-learn's parameter validation on every estimator that declares ``_parameter_constraints``."""
+    for est in _estimators_in(estimator):
+        if hasattr(type(est), "_parameter_constraints") and callable(getattr(est, "_validate_params", None)):
+            est._validate_params()
+
+
+def _validate_detectors(specs, dataset_specs, params):
+    """Build and validate every detector for every dataset: bad values raise now, missing code is noted."""
     unavailable = {}
-    for det in detectors:
-        get_detector_spec(det)
-        for spec in dataset_specs:
+    for name, spec in specs.items():
+        for ds in dataset_specs:
+            overrides = params.get(name, {})
             try:
-                get_detector_spec(det).build(spec.name, 0, **params.get(det, {}))
+                estimator = spec.build(ds.name, 0, **overrides)
+                _check_estimator_params(estimator)
             except DetectorUnavailableError as exc:
-                unavailable[det] = str(exc)
+                unavailable[name] = str(exc)
                 break
             except (TypeError, ValueError) as exc:
                 raise ValueError(
-                    f"Cannot build detector {det!r} for dataset {spec.name!r} with parameters "
-                    f"{params.get(det, {})!r}: {exc}"
-                ) from exc
+                    f"Cannot build detector {name!r} for dataset {ds.name!r} with parameters {overrides!r}: "
+                    f"{' '.join(str(exc).split())}"
+                ) from None
     return unavailable
 
 
@@ -452,150 +533,341 @@ def _check_params(params, detectors):
     return {name: dict(values) for name, values in params.items()}
 
 
-def _jobs(detectors, dataset_specs, protocol, seeds, classes, params, data_home, env, n_threads, unavailable,
-          verbose):
-    """Yield the delayed runs, split by split, so that at most a few splits are in memory at once."""
-    for spec in dataset_specs:
-        base = {"dataset": spec.name, "protocol": protocol, "scaler": spec.scaler or "", **env}
+def _show_epochs(estimator):
+    """Turn on the epoch log (``verbose=1``) of every skanomaly detector in ``estimator`` that has it off.
 
-        def failed(det, seed, cls, status, message, _base=base):
-            meta = {**_base, "detector": det, "seed": seed, "class": cls, "status": status, "error": message}
-            return delayed(_run_one)(None, None, meta, None)
+    Returns the previous value (0) when one was changed, else ``None``.
+    """
+    changed = None
+    for est in _estimators_in(estimator):
+        if type(est).__module__.startswith("skanomaly.") and "verbose" in est.get_params(deep=False):
+            if est.get_params(deep=False)["verbose"] == 0:
+                est.set_params(verbose=1)
+                changed = 0
+    return changed
 
-        try:
-            bunch = spec.load(data_home=data_home)
-            X = np.asarray(bunch.data)
-            y = np.asarray(bunch.target)
-            if X.ndim != 2:
-                X = X.reshape(X.shape[0], -1)
-            image_shape = bunch.get("image_shape") if spec.kind == "image" else None
-            k = _anomaly_ratio(bunch, spec)
-        except Exception as exc:  # noqa: BLE001 - e.g. a missing data file: record it for every run
-            message = f"could not load dataset {spec.name!r}: {type(exc).__name__}: {exc}"
-            if verbose:
-                print(f"[skanomaly benchmark] {message}", file=sys.stderr)
-            run_classes = classes if PROTOCOLS[protocol].per_class and classes is not None else [None]
-            for seed in seeds:
-                for cls in run_classes:
-                    for det in detectors:
-                        yield failed(det, seed, cls, "error", message)
-            continue
 
-        if PROTOCOLS[protocol].per_class:
-            present = np.unique(y)
-            if classes is None:
-                run_classes = [int(c) for c in present]
+@dataclass
+class _Task:
+    """One planned run: its order, key, metadata and unfitted estimator (``None`` for a ready-made row)."""
+
+    index: int
+    key: str
+    meta: dict
+    estimator: object = None
+    split_id: tuple = field(default_factory=tuple)
+
+
+class _Planner:
+    """Yield ``(task, split)`` pairs dataset by dataset, so that at most one split is in memory at a time.
+
+    Runs stored with ``status="ok"`` are skipped (unless ``rerun``); :attr:`skipped` collects their tasks.
+    ``on_planned(n_to_run, n_skipped)`` is called once per dataset, before its tasks are yielded.
+    """
+
+    def __init__(self, specs, dataset_specs, protocol, seeds, classes, params, data_home, env, n_threads,
+                 unavailable, done_keys, verbose, on_planned):
+        self.specs, self.dataset_specs, self.protocol = specs, dataset_specs, protocol
+        self.seeds, self.classes, self.params, self.data_home = seeds, classes, params, data_home
+        self.env, self.n_threads, self.unavailable = env, n_threads, unavailable
+        self.done_keys, self.verbose, self.on_planned = done_keys, verbose, on_planned
+        self.skipped = []
+        self._index = 0
+
+    def _task(self, meta, estimator=None, split_id=()):
+        meta = {**meta, "torch_threads": self.n_threads}
+        meta.setdefault("params", "")
+        meta.setdefault("run_params", meta["params"])
+        task = _Task(self._index, run_key(meta), meta, estimator, split_id)
+        self._index += 1
+        return task
+
+    def __iter__(self):
+        proto = self.protocol
+        for ds in self.dataset_specs:
+            base = {"dataset": ds.name, "protocol": proto.name, "scaler": ds.scaler or "", **self.env}
+            try:
+                bunch = ds.load(data_home=self.data_home)
+                X = np.asarray(bunch.data)
+                y = np.asarray(bunch.target)
+                if X.ndim != 2:
+                    X = X.reshape(X.shape[0], -1)
+                image_shape = bunch.get("image_shape") if ds.kind == "image" else None
+                k = _anomaly_ratio(bunch, ds)
+            except Exception as exc:  # noqa: BLE001 - e.g. a missing data file: record it for every run
+                message = f"could not load dataset {ds.name!r}: {type(exc).__name__}: {exc}"
+                if self.verbose:
+                    _write_line(f"{_PREFIX} {message}")
+                run_classes = self.classes if proto.per_class and self.classes is not None else [None]
+                tasks = [self._task({**base, "detector": name, "seed": seed, "class": cls, "status": "error",
+                                     "error": message})
+                         for seed in self.seeds for cls in run_classes for name in self.specs]
+                self.on_planned(len(tasks), 0)
+                yield from ((task, None) for task in tasks)
+                continue
+
+            if proto.per_class:
+                present = np.unique(y)
+                if self.classes is None:
+                    run_classes = [int(c) for c in present]
+                else:
+                    missing = [c for c in self.classes if c not in set(present.tolist())]
+                    if missing:
+                        raise ValueError(
+                            f"classes {missing} are not in dataset {ds.name!r} (classes: {present.tolist()})."
+                        )
+                    run_classes = list(self.classes)
             else:
-                missing = [c for c in classes if c not in set(present.tolist())]
-                if missing:
-                    raise ValueError(
-                        f"classes {missing} are not in dataset {spec.name!r} (classes: {present.tolist()})."
-                    )
-                run_classes = list(classes)
-        else:
-            run_classes = [None]
+                run_classes = [None]
 
-        for seed in seeds:
-            for cls in run_classes:
-                try:
-                    split = _make_split(protocol, X, y, seed, cls, k)
-                except Exception as exc:  # noqa: BLE001
-                    message = f"could not split: {type(exc).__name__}: {exc}"
-                    for det in detectors:
-                        yield failed(det, seed, cls, "error", message)
+            groups = []
+            for seed in self.seeds:
+                for cls in run_classes:
+                    tasks = []
+                    for name, spec in self.specs.items():
+                        where = {**base, "detector": name, "seed": seed, "class": cls}
+                        if name in self.unavailable:
+                            tasks.append(self._task({**where, "status": "skipped",
+                                                     "error": self.unavailable[name]}))
+                            continue
+                        estimator = _build_estimator(spec, ds.name, seed, self.params.get(name, {}), ds,
+                                                     image_shape)
+                        params = _json_params(_final_estimator(estimator))
+                        meta = {**where, "status": None, "params": params}
+                        if self.verbose >= 2:
+                            previous = _show_epochs(estimator)
+                            if previous is not None:
+                                meta["_verbose"] = previous
+                        task = self._task(meta, estimator, (ds.name, seed, cls))
+                        if task.key in self.done_keys:
+                            self.skipped.append(task)
+                        else:
+                            tasks.append(task)
+                    groups.append((seed, cls, tasks))
+            self.on_planned(sum(len(t) for _, _, t in groups), sum(1 for t in self.skipped
+                                                                   if t.meta["dataset"] == ds.name))
+            for seed, cls, tasks in groups:
+                if not tasks:
                     continue
-                for det in detectors:
-                    if det in unavailable:
-                        yield failed(det, seed, cls, "skipped", unavailable[det])
-                        continue
-                    estimator = _build_estimator(det, spec.name, seed, params.get(det, {}), spec, image_shape)
-                    meta = {**base, "detector": det, "seed": seed, "class": cls, "status": None,
-                            "params": _json_params(_final_estimator(estimator))}
-                    yield delayed(_run_one)(estimator, split, meta, n_threads)
+                split = None
+                if any(task.estimator is not None for task in tasks):
+                    try:
+                        split = _make_split(proto, X, y, seed, cls, k)
+                    except Exception as exc:  # noqa: BLE001
+                        message = f"could not split: {type(exc).__name__}: {exc}"
+                        for task in tasks:
+                            task.meta.update(status="error", error=message)
+                            task.estimator = None
+                for task in tasks:
+                    yield task, (split if task.estimator is not None else None)
                 del split
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# Results files
+# Collecting results
 # ----------------------------------------------------------------------------------------------------------------
 
 
-def _normalize_frame(df):
-    """Column order, dtypes and missing columns of a results table."""
-    df = df.copy()
-    for col in RESULT_COLUMNS:
-        if col not in df.columns:
-            df[col] = np.nan
-    extra = [c for c in df.columns if c not in RESULT_COLUMNS]
-    df = df[RESULT_COLUMNS + extra]
-    df["seed"] = df["seed"].astype("int64")
-    df["class"] = pd.to_numeric(df["class"], errors="coerce").astype("Int64")
-    for col in METRIC_COLUMNS + ["k", "test_anomaly_ratio", "fit_seconds", "score_seconds"]:
-        df[col] = pd.to_numeric(df[col], errors="coerce").astype("float64")
-    for col in ["n_train", "n_test", "torch_threads"]:
-        df[col] = pd.to_numeric(df[col], errors="coerce").astype("Int64")
-    for col in ["error", "params", "scaler", "split_hash", "device"]:
-        df[col] = df[col].astype("object").where(df[col].notna(), "")
-    df["git_dirty"] = df["git_dirty"].astype("object")
-    return df
+def _where(row):
+    where = f"{row['detector']} | {row['dataset']} | {row['protocol']} | seed {row['seed']}"
+    if row.get("class") is not None:
+        where += f" | class {row['class']}"
+    return where
 
 
-def _run_keys(df):
-    cls = df["class"].astype("Int64").astype("object").where(df["class"].notna(), "")
-    return list(zip(df["detector"].astype(str), df["dataset"].astype(str), df["protocol"].astype(str),
-                    df["seed"].astype("int64"), cls.astype(str)))
+class _Collector:
+    """Receives finished runs in this process: stores them, counts them, shows progress."""
+
+    def __init__(self, store, verbose):
+        self.store, self.verbose = store, verbose
+        self.rows = []  # (task index, position, row)
+        self.n_ok = self.n_failed = self.n_skipped = self.n_unavailable = 0
+        self.bar = None
+        if verbose >= 1:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=0, unit="run", desc="skanomaly benchmark", file=sys.stderr, mininterval=0.5,
+                            dynamic_ncols=True, leave=True)
+
+    def planned(self, n_to_run, n_skipped):
+        self.n_skipped += n_skipped
+        if self.bar is not None:
+            self.bar.total += n_to_run
+            self._postfix()
+
+    def _postfix(self):
+        self.bar.set_postfix_str(f"ok {self.n_ok}, failed {self.n_failed}, skipped (stored) {self.n_skipped}",
+                                 refresh=True)
+
+    def finished(self, task, rows):
+        if rows and rows[0].get("status") == "interrupted":
+            raise KeyboardInterrupt
+        for row in rows:
+            row.pop("_verbose", None)
+            if row.get("run_params") == row.get("params"):
+                row["run_params"] = ""
+        if self.store is not None:
+            with _interrupts_deferred():
+                self.store.add_run(rows)
+        for position, row in enumerate(rows):
+            self.rows.append((task.index, position, row))
+        status = rows[0]["status"]
+        if status == "ok":
+            self.n_ok += 1
+        elif status == "skipped":
+            self.n_unavailable += 1
+        else:
+            self.n_failed += 1
+        if self.verbose >= 1:
+            for row in rows:
+                _write_line(_progress_line(row))
+        if self.bar is not None:
+            self.bar.update(1)
+            self._postfix()
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
 
 
-def read_results(path):
-    """Read a ``results.csv`` written by :func:`run_benchmark`.
-
-    Parameters
-    ----------
-    path : str or path-like
-        The CSV file, or the output folder holding ``results.csv``.
-
-    Returns
-    -------
-    results : pandas.DataFrame
-    """
-    path = Path(path)
-    if path.is_dir():
-        path = path / "results.csv"
-    df = pd.read_csv(path, dtype={"split_hash": "string", "git_commit": "string", "error": "string",
-                                  "params": "string"}, keep_default_na=True)
-    return _normalize_frame(df)
-
-
-def merge_results(old, new):
-    """Combine stored results with new runs: a new row replaces the stored row with the same run key.
-
-    Parameters
-    ----------
-    old, new : pandas.DataFrame
-        Results tables (``old`` may be empty).
-
-    Returns
-    -------
-    merged : pandas.DataFrame
-        Sorted by dataset, protocol, detector, seed and class.
-    """
-    new = _normalize_frame(new)
-    if old is None or len(old) == 0:
-        merged = new
+def _progress_line(row):
+    if row["status"] == "ok":
+        what = (f"roc_auc={row['roc_auc']:.4f} ap={row['average_precision']:.4f} f1@k={row['f1_at_k']:.4f} "
+                f"fit {row['fit_seconds']:.1f}s")
     else:
-        old = _normalize_frame(old)
-        replaced = set(_run_keys(new))
-        keep = [key not in replaced for key in _run_keys(old)]
-        merged = pd.concat([old[keep], new], ignore_index=True) if len(new) else old[keep]
-    merged = _normalize_frame(merged)
-    return merged.sort_values(["dataset", "protocol", "detector", "seed", "class"], kind="stable",
-                              na_position="first").reset_index(drop=True)
+        what = f"{row['status'].upper()}: {row['error']}"
+    return f"{_PREFIX} {_where(row)}: {what}"
 
 
-def _write_atomic(path, text):
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+def _ready_rows(task):
+    return _run_one(None, None, task.meta, None)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Executing: this process, joblib, Dask
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def _execute_serial(planner, collector, n_threads, verbose):
+    for task, split in planner:
+        if task.estimator is None:
+            collector.finished(task, _ready_rows(task))
+            continue
+        if collector.bar is not None:
+            collector.bar.set_description_str(f"{task.meta['detector']} seed {task.meta['seed']}", refresh=True)
+        collector.finished(task, _run_one(task.estimator, split, task.meta, n_threads, verbose))
+
+
+def _execute_joblib(planner, collector, n_jobs, n_threads, verbose):
+    from joblib import Parallel, delayed
+
+    tasks = {}
+
+    def jobs():
+        for task, split in planner:
+            tasks[task.index] = task
+            yield delayed(_indexed_run)(task.index, task.estimator, split, task.meta, n_threads, verbose)
+
+    parallel = Parallel(n_jobs=n_jobs, return_as="generator_unordered", pre_dispatch="n_jobs")
+    for index, rows in parallel(jobs()):
+        collector.finished(tasks.pop(index), rows)
+
+
+def _indexed_run(index, estimator, split, meta, n_threads, verbose):
+    return index, _run_one(estimator, split, meta, n_threads, verbose)
+
+
+def _import_distributed():
+    try:
+        import distributed  # noqa: F401
+    except ImportError as exc:
+        raise ImportError(
+            "scheduler= runs on a dask.distributed cluster, which needs the optional dependency "
+            "dask[distributed]: pip install 'skanomaly[distributed]'"
+        ) from exc
+
+
+@contextmanager
+def _dask_client(scheduler):
+    """A client of the cluster at ``scheduler``, or of a new LocalCluster (``"local"``) closed afterwards."""
+    import dask
+    from distributed import Client, LocalCluster
+
+    if scheduler == "local":
+        from joblib import cpu_count
+
+        # A task whose worker dies is handed back to this process at once (it retries it once itself).
+        with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+            cluster = LocalCluster(n_workers=cpu_count(), threads_per_worker=1, processes=True,
+                                   dashboard_address=None)
+        try:
+            with Client(cluster) as client:
+                yield client
+        finally:
+            cluster.close()
+        return
+    try:
+        client = Client(scheduler, timeout="20s")
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise ValueError(f"Cannot connect to the Dask scheduler {scheduler!r}: {_message(exc)}") from None
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def _execute_dask(planner, collector, scheduler, n_threads, verbose):
+    from distributed import as_completed
+
+    with _dask_client(scheduler) as client:
+        workers = client.scheduler_info().get("workers", {})
+        window = max(4, 2 * sum(int(w.get("nthreads", 1)) for w in workers.values()))
+        pending = {}  # future -> (task, scattered split, attempt)
+        scattered = {}
+        tasks = iter(planner)
+        running = as_completed()
+
+        def submit(task, split_future, attempt):
+            future = client.submit(_run_one, task.estimator, split_future, task.meta, n_threads, verbose,
+                                   pure=False)
+            pending[future] = (task, split_future, attempt)
+            running.add(future)
+
+        def refill():
+            while len(pending) < window:
+                item = next(tasks, None)
+                if item is None:
+                    return
+                task, split = item
+                if task.estimator is None:
+                    collector.finished(task, _ready_rows(task))
+                    continue
+                if task.split_id not in scattered:
+                    scattered.clear()  # futures of running tasks keep their split alive on the cluster
+                    scattered[task.split_id] = client.scatter(split, hash=False)
+                submit(task, scattered[task.split_id], 0)
+
+        try:
+            refill()
+            for future in running:
+                task, split_future, attempt = pending.pop(future)
+                if future.status == "finished":
+                    rows = future.result()
+                else:
+                    exc = future.exception()
+                    if attempt == 0:
+                        if verbose >= 1:
+                            _write_line(f"{_PREFIX} {_where(task.meta)}: {_message(exc)}; retrying once")
+                        submit(task, split_future, 1)
+                        continue
+                    rows = [{**task.meta, "status": "error", "timestamp": _timestamp(),
+                             "error": f"the run failed twice on the cluster: {_message(exc)}"}]
+                future.release()
+                collector.finished(task, rows)
+                refill()
+        except BaseException:
+            client.cancel(list(pending))
+            raise
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -604,7 +876,8 @@ def _write_atomic(path, text):
 
 
 def run_benchmark(detectors, datasets, *, protocol="novelty", seeds=(0, 1, 2, 3, 4), classes=None, n_jobs=1,
-                  output_dir=None, data_home=None, params=None, verbose=1):
+                  output_dir=None, data_home=None, params=None, verbose=1, torch_threads=1, scheduler=None,
+                  rerun=False):
     """Run every detector on every dataset, seed (and class) under one protocol.
 
     Each run fits the detector, preceded by the dataset's scaler (fitted on the training part only; see
@@ -614,8 +887,9 @@ def run_benchmark(detectors, datasets, *, protocol="novelty", seeds=(0, 1, 2, 3,
 
     Parameters
     ----------
-    detectors : str or list of str
-        Registered detector names (see :func:`~skanomaly.benchmarks.list_detectors`).
+    detectors : str, DetectorSpec or list of them
+        Registered detector names (see :func:`~skanomaly.benchmarks.list_detectors`) or
+        :class:`~skanomaly.benchmarks.DetectorSpec` objects (their ``name`` is the row's ``detector``).
     datasets : str or list of str
         Registered dataset names (see :func:`~skanomaly.benchmarks.list_datasets`); all must suit ``protocol``.
     protocol : {"novelty", "one-class", "leave-one-class-out"}, default="novelty"
@@ -626,28 +900,48 @@ def run_benchmark(detectors, datasets, *, protocol="novelty", seeds=(0, 1, 2, 3,
         Classes to iterate over for the per-class protocols; ``None`` = every class of the dataset. Must be
         ``None`` for ``"novelty"``.
     n_jobs : int, default=1
-        Parallel jobs (joblib, process-based); each run is its own job. With ``n_jobs > 1`` every job limits
-        torch and BLAS to ``cpu_count() // n_jobs`` threads (at least 1) so the jobs do not oversubscribe the
-        cores; with ``n_jobs=1`` runs happen in this process with the current thread settings.
+        Runs at once on this machine: ``1`` runs them one after the other in this process, more run them in
+        joblib processes (``-1``: one per core). Ignored with ``scheduler``.
     output_dir : str or path-like, default=None
-        Folder for ``results.csv`` and ``summary.md``. Rows are stored under the run key ``(detector, dataset,
-        protocol, seed, class)``: running again into the same folder replaces the rows of the same keys and
-        keeps every other row; ``results.csv`` is rewritten after each finished run (so an interrupted
-        benchmark keeps what it finished) and ``summary.md`` is regenerated from all stored rows at the end.
+        Folder of the run store ``runs.sqlite`` and its exports ``results.csv`` and ``summary.md``. Every
+        finished run is stored the moment it finishes; runs already stored with ``status="ok"`` are skipped
+        (see ``rerun``); a folder with a ``results.csv`` and no store gets the CSV imported first. The exports
+        are rewritten at the end, also after an interruption. Several processes may share one folder.
     data_home : str or path-like, default=None
         Folder of data files for the datasets read from disk (default: ``$SKANOMALY_DATA`` or
         ``~/skanomaly_data``, see :func:`skanomaly.datasets.get_data_home`).
     params : dict, default=None
-        ``{detector name: {param: value}}``, overriding the detector's defaults and dataset presets.
+        ``{detector name: {param: value}}``, overriding the detector's defaults and dataset presets. Checked
+        (unknown names, the estimators' parameter constraints) before any run.
     verbose : int, default=1
-        0 silent; 1 one line per finished run on stderr; 2 also joblib's progress.
+        0 silent; 1 a progress bar over runs and one line per finished run on stderr; 2 also the epoch log
+        of every skanomaly detector (a line per epoch, on stderr).
+    torch_threads : int, default=1
+        Torch intra-op (and BLAS/OpenMP) threads of every run, recorded in the ``torch_threads`` column and
+        part of the run key. Scores are repeatable for a given thread count; another count changes the order
+        of floating-point sums and so the trained model.
+    scheduler : str, default=None
+        Run each run as a task on a ``dask.distributed`` cluster: the scheduler's address
+        (``"tcp://host:8786"``), or ``"local"`` for a ``LocalCluster`` with one single-threaded worker process
+        per core. Needs the optional dependency ``dask[distributed]``. Each split is sent to the cluster once;
+        a run whose worker dies is submitted once more, then stored as an error row.
+    rerun : bool, default=False
+        Run every run, also those stored with ``status="ok"`` (their rows are replaced).
 
     Returns
     -------
     results : pandas.DataFrame
-        One row per run of this call (columns :data:`RESULT_COLUMNS`). Failed runs have ``status="error"``
-        and the message in ``error``; detectors whose code or optional dependency is missing have
-        ``status="skipped"``.
+        One row per run of this call (columns :data:`RESULT_COLUMNS`), the rows of skipped runs read from the
+        store. Failed runs have ``status="error"`` and the message in ``error``; detectors whose code or
+        optional dependency is missing have ``status="skipped"``.
+
+    Raises
+    ------
+    ValueError
+        On a configuration error (unknown names, invalid parameters, an output folder that cannot be used,
+        a corrupt store), before any run.
+    KeyboardInterrupt
+        After a Ctrl-C: the finished runs are stored and the exports written; calling again resumes.
 
     Examples
     --------
@@ -655,18 +949,12 @@ def run_benchmark(detectors, datasets, *, protocol="novelty", seeds=(0, 1, 2, 3,
     >>> df = run_benchmark(["IsolationForest"], ["thyroid"], seeds=[0], verbose=0)  # doctest: +SKIP
     >>> print(summarize(df))  # doctest: +SKIP
     """
-    detectors = _as_name_list(detectors, "detectors")
-    if REFERENCE_DETECTOR not in detectors:
-        detectors = [REFERENCE_DETECTOR] + detectors
-    else:  # the reference comes first
-        detectors = [REFERENCE_DETECTOR] + [d for d in detectors if d != REFERENCE_DETECTOR]
-    for det in detectors:
-        get_detector_spec(det)
+    from joblib import effective_n_jobs
+
+    specs = _resolve_detectors(detectors)
     dataset_specs = [get_dataset_spec(name) for name in _as_name_list(datasets, "datasets")]
     dataset_specs = list({spec.name: spec for spec in dataset_specs}.values())
-    if protocol not in PROTOCOLS:
-        raise ValueError(f"Unknown protocol {protocol!r}. Known protocols: {', '.join(PROTOCOLS)}.")
-    proto = PROTOCOLS[protocol]
+    proto = get_protocol(protocol)
     for spec in dataset_specs:
         if spec.kind != proto.data_kind:
             suited = [p for p, s in PROTOCOLS.items() if s.data_kind == spec.kind]
@@ -678,58 +966,82 @@ def run_benchmark(detectors, datasets, *, protocol="novelty", seeds=(0, 1, 2, 3,
     if classes is not None:
         if not proto.per_class:
             raise ValueError(f"classes is only used by per-class protocols, not by {protocol!r}.")
-        classes = _check_seeds(classes)
+        classes = _check_seeds(classes, "classes")
     if isinstance(verbose, bool) or not isinstance(verbose, (int, np.integer)):
         raise ValueError(f"verbose must be an int, got {verbose!r}.")
-    params = _check_params(params, detectors)
-    n_jobs_eff = effective_n_jobs(n_jobs)
-    n_threads = max(1, cpu_count() // n_jobs_eff) if n_jobs_eff > 1 else None
+    if isinstance(torch_threads, bool) or not isinstance(torch_threads, (int, np.integer)) or torch_threads < 1:
+        raise ValueError(f"torch_threads must be an int >= 1, got {torch_threads!r}.")
+    torch_threads = int(torch_threads)
+    if scheduler is not None:
+        if not isinstance(scheduler, str) or not scheduler:
+            raise ValueError(f"scheduler must be a scheduler address or 'local', got {scheduler!r}.")
+        _import_distributed()
+    else:
+        n_jobs = effective_n_jobs(n_jobs)
+    params = _check_params(params, specs)
 
-    unavailable = _validate_detectors(detectors, dataset_specs, params)
+    unavailable = _validate_detectors(specs, dataset_specs, params)
     for det, message in unavailable.items():
         warnings.warn(f"Detector {det!r} is skipped: {message}", UserWarning, stacklevel=2)
 
-    stored = None
+    store = None
     if output_dir is not None:
-        output_dir = Path(output_dir)
-        output_dir.mkdir(parents=True, exist_ok=True)
-        csv_path = output_dir / "results.csv"
-        stored = read_results(csv_path) if csv_path.exists() else None
+        from .store import RunStore
 
-    env = environment_info()
-    jobs = _jobs(detectors, dataset_specs, protocol, seeds, classes, params, data_home, env, n_threads,
-                 unavailable, verbose)
-    rows = []
-    parallel = Parallel(n_jobs=n_jobs, return_as="generator", verbose=10 if verbose >= 2 else 0)
-    for run_rows in parallel(jobs):
-        for row in run_rows:
-            rows.append(row)
-            if verbose:
-                _print_progress(row, len(rows))
-        if output_dir is not None:
-            merged = merge_results(stored, pd.DataFrame(rows))
-            _write_atomic(csv_path, merged.to_csv(index=False))
+        store = RunStore(output_dir)
+    try:
+        done_keys = set() if (store is None or rerun) else store.ok_keys()
+        collector = _Collector(store, verbose)
+        planner = _Planner(specs, dataset_specs, proto, seeds, classes, params, data_home, environment_info(),
+                           torch_threads, unavailable, done_keys, verbose, collector.planned)
+        try:
+            if scheduler is not None:
+                _execute_dask(planner, collector, scheduler, torch_threads, verbose)
+            elif n_jobs == 1:
+                _execute_serial(planner, collector, torch_threads, verbose)
+            else:
+                _execute_joblib(planner, collector, n_jobs, torch_threads, verbose)
+        except KeyboardInterrupt:
+            collector.close()
+            _finish(store, collector, verbose, interrupted=True)
+            raise
+        collector.close()
+        _finish(store, collector, verbose, interrupted=False)
+        rows = [(index, position, row) for index, position, row in collector.rows]
+        if planner.skipped and store is not None:
+            by_key = {task.key: task.index for task in planner.skipped}
+            stored = store.read(run_ids=list(by_key))
+            for position, row in enumerate(stored.to_dict("records")):
+                rows.append((by_key.get(run_key(row), -1), position, row))
+    finally:
+        if store is not None:
+            store.close()
+    rows.sort(key=lambda item: (item[0], item[1]))
+    frame = pd.DataFrame([row for _, _, row in rows]) if rows else pd.DataFrame(columns=RESULT_COLUMNS)
+    return normalize_results(frame)[RESULT_COLUMNS]
 
-    results = _normalize_frame(pd.DataFrame(rows))
-    if output_dir is not None:
-        from .report import summarize
 
-        merged = merge_results(stored, results)
-        _write_atomic(csv_path, merged.to_csv(index=False))
-        _write_atomic(output_dir / "summary.md", summarize(merged))
-        if verbose:
-            print(f"[skanomaly benchmark] wrote {csv_path} and {output_dir / 'summary.md'}", file=sys.stderr)
-    return results
+def _finish(store, collector, verbose, interrupted):
+    """Write the exports and say what happened."""
+    from .report import summarize
 
-
-def _print_progress(row, n_done):
-    where = f"{row['detector']} | {row['dataset']} | {row['protocol']} | seed {row['seed']}"
-    if row.get("class") is not None:
-        where += f" | class {row['class']}"
-    if row["status"] == "ok":
-        what = (f"roc_auc={row['roc_auc']:.4f} ap={row['average_precision']:.4f} f1@k={row['f1_at_k']:.4f} "
-                f"fit {row['fit_seconds']:.1f}s")
-    else:
-        what = f"{row['status'].upper()}: {row['error']}"
-    print(f"[skanomaly benchmark] run {n_done}: {where}: {what}", file=sys.stderr, flush=True)
-
+    if store is not None:
+        with _interrupts_deferred():
+            exported = store.export(summarize)
+    if not verbose:
+        return
+    counts = (f"{collector.n_ok} ok, {collector.n_failed} failed"
+              + (f", {collector.n_unavailable} unavailable" if collector.n_unavailable else "")
+              + f", skipped {collector.n_skipped} already stored")
+    if interrupted:
+        if store is not None:
+            print(f"{_PREFIX} interrupted ({counts}); the finished runs are in {store.path}: run the same "
+                  "command again to resume (stored runs are skipped).", file=sys.stderr, flush=True)
+        else:
+            print(f"{_PREFIX} interrupted ({counts}); nothing was stored (no output folder).", file=sys.stderr,
+                  flush=True)
+        return
+    print(f"{_PREFIX} done: {counts}.", file=sys.stderr, flush=True)
+    if store is not None:
+        print(f"{_PREFIX} wrote {store.csv_path} ({len(exported)} rows) and {store.summary_path}",
+              file=sys.stderr, flush=True)
