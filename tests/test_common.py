@@ -1,10 +1,12 @@
 """scikit-learn's estimator checks on every detector, with tiny fast parameters."""
 
+from sklearn.ensemble import IsolationForest
+from sklearn.neighbors import LocalOutlierFactor
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skanomaly.detectors import (AMADetector, AutoEncoderDetector, DeepSVDDDetector, MirroredAEDetector,
                                  OMASGANDetector)
-from skanomaly.ensemble import SeedEnsembleDetector
+from skanomaly.ensemble import ScoreCombinationDetector, SeedEnsembleDetector
 
 # Tiny networks and one or two epochs: these checks test the API contract, not the learning.
 DETECTORS = [
@@ -20,6 +22,10 @@ DETECTORS = [
                     latent_dim=2, batch_size=32, n_reference=16),
     SeedEnsembleDetector(AutoEncoderDetector(max_epochs=2, batch_size=32, hidden_layer_sizes=(8,), latent_dim=2),
                          n_estimators=2),
+    ScoreCombinationDetector([("iforest", IsolationForest(n_estimators=10, random_state=0)),
+                              ("lof", LocalOutlierFactor(n_neighbors=5, novelty=True)),
+                              ("ae", AutoEncoderDetector(max_epochs=1, batch_size=32, hidden_layer_sizes=(8,),
+                                                         latent_dim=2, random_state=0))]),
 ]
 
 # check name -> reason; every entry must say why the check cannot pass. Aim: empty.

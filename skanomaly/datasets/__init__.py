@@ -9,6 +9,7 @@ see :func:`get_data_home` (argument, then the ``SKANOMALY_DATA`` environment var
 then ``~/skanomaly_data``).
 """
 
+from ._adbench import ADBENCH_ANOMALY_KINDS, make_adbench_anomalies
 from ._base import DATA_HOME_ENV, get_data_home
 from ._images import load_fashion_mnist, load_mnist
 from ._kddcup99 import fetch_kddcup99
@@ -22,6 +23,7 @@ from ._synthetic import (
 )
 
 __all__ = [
+    "ADBENCH_ANOMALY_KINDS",
     "DATA_HOME_ENV",
     "fetch_kddcup99",
     "get_data_home",
@@ -30,6 +32,7 @@ __all__ = [
     "load_mnist",
     "load_multimodal_2d",
     "load_thyroid",
+    "make_adbench_anomalies",
     "make_multimodal_2d",
     "make_multimodal_2d_grid",
     "make_synthetic_anomalies",
