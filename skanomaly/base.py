@@ -503,6 +503,38 @@ class BaseDetector(OffsetThresholdMixin, OutlierMixin, BaseEstimator, metaclass=
         tags.non_deterministic = False
         return tags
 
+    # ----------------------------------------------------------------------------------------- persistence
+    def __getstate__(self):
+        """Pickled state: attributes that are networks inside ``net_`` are stored once, as their path in it.
+
+        skorch pickles ``net_.module_`` through torch (mapping devices on load); an attribute such as OMASGAN's
+        ``critic_`` pickled beside it would be a second copy of its weights, tied to the device it was saved on.
+        """
+        state = super().__getstate__()
+        net = state.get("net_")
+        module = getattr(net, "module_", None)
+        if isinstance(module, torch.nn.Module):
+            paths = {id(sub): path for path, sub in module.named_modules() if path}
+            references = {key: paths[id(value)] for key, value in state.items()
+                          if isinstance(value, torch.nn.Module) and id(value) in paths}
+            if references:
+                state = {key: value for key, value in state.items() if key not in references}
+                state["_network_paths"] = references
+        return state
+
+    def __setstate__(self, state):
+        """Restore a pickled detector; ``device_`` names the device its networks were loaded on."""
+        state = dict(state)
+        references = state.pop("_network_paths", {})
+        super().__setstate__(state)
+        net = getattr(self, "net_", None)
+        for key, path in references.items():
+            setattr(self, key, net.module_.get_submodule(path))
+        module = getattr(net, "module_", None)
+        if isinstance(module, torch.nn.Module) and "device_" in state:
+            tensor = next(iter(module.parameters()), None)
+            self.device_ = tensor.device if tensor is not None else torch.device(net.device)
+
 
 def _history_frame(history):
     """Per-epoch history of a skorch net as a DataFrame: one row per epoch, one column per loss term."""
@@ -535,3 +567,8 @@ def _prepare_for_scoring(net):
     net.trim_for_prediction()
     for name in net._modules:
         freeze_parametrizations(getattr(net, name + "_")).double().eval()
+        # The constructor argument ``module`` is the very instance in ``module_``; skorch pickles ``module_``
+        # on its own (torch's format), so keeping the instance would store every weight twice. The class says
+        # what it was.
+        if isinstance(getattr(net, name, None), torch.nn.Module):
+            setattr(net, name, type(getattr(net, name + "_")))

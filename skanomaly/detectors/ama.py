@@ -625,9 +625,9 @@ class AMADetector(BaseDetector):
         return normal
 
     def _fit_networks(self, X, y, seed):
-        hidden = self._check_layer_sizes("hidden_layer_sizes")
-        decoder_hidden = self._check_layer_sizes("decoder_hidden_layer_sizes")
-        critic_hidden = self._check_layer_sizes("critic_hidden_layer_sizes", allow_empty=False)
+        self._check_layer_sizes("hidden_layer_sizes")
+        self._check_layer_sizes("decoder_hidden_layer_sizes")
+        self._check_layer_sizes("critic_hidden_layer_sizes", allow_empty=False)
         betas = self._check_betas("betas")
         encoder_betas = self._check_betas("encoder_betas")
         if not all(isinstance(m, Real) and 0 < m <= 1 for m in self.lr_milestones):
@@ -638,18 +638,7 @@ class AMADetector(BaseDetector):
         self.latent_dim_ = resolve_latent_dim(self.latent_dim, n_features, self.image_shape_)
         self.warmup_epochs_, self.lr_milestones_ = _resolve_schedule(self.max_epochs, self.warmup_epochs,
                                                                      self.lr_milestones)
-        arch = dict(image_shape=self.image_shape_, base_channels=self.base_channels, activation=self.activation)
-        encoder = make_encoder(n_features, self.latent_dim_, hidden_layer_sizes=hidden, **arch)
-        # make_decoder takes widths input side first (as for the encoder); the parameter lists them latent side first.
-        decoder_sizes = hidden if decoder_hidden is None else tuple(decoder_hidden)[::-1]
-        decoder = make_decoder(self.latent_dim_, n_features, hidden_layer_sizes=decoder_sizes,
-                               out_activation=self.out_activation, **arch)
-        critic_kwargs = dict(hidden_layer_sizes=critic_hidden, spectral_norm=self.spectral_norm,
-                             architecture=self.critic_architecture, **arch)
-        if self.mirrored:
-            critic = PairCritic(n_features, **critic_kwargs)
-        else:
-            critic = _MarginalCritic(n_features, **critic_kwargs)
+        module = self._make_module()
         config = {
             "lr": float(self.lr),
             "betas": betas,
@@ -676,12 +665,36 @@ class AMADetector(BaseDetector):
         n_train = int(normal.sum())
         # A last batch of one row would break BatchNorm in training mode (conv encoder/generator): drop it.
         drop_last = n_train > self.batch_size and n_train % self.batch_size == 1
-        self.net_ = _AMANet(_AMAModule(encoder, decoder, critic), config=config, negatives=negatives,
+        self.net_ = _AMANet(module, config=config, negatives=negatives,
                             max_epochs=self.max_epochs,
                             **self._net_kwargs(seed, iterator_train__drop_last=drop_last))
         self.net_.fit(X[normal].astype("float32"))
         self.net_.negatives = None  # the known anomalies are not part of the fitted model
         self._normal_rows = normal  # read (and removed) by _fit_score_statistics
+
+    def _make_module(self):
+        """The untrained encoder, generator and critic for ``n_features_in_``, ``image_shape_``, ``latent_dim_``."""
+        n_features = self.n_features_in_
+        hidden = self._check_layer_sizes("hidden_layer_sizes")
+        decoder_hidden = self._check_layer_sizes("decoder_hidden_layer_sizes")
+        critic_hidden = self._check_layer_sizes("critic_hidden_layer_sizes", allow_empty=False)
+        arch = dict(image_shape=self.image_shape_, base_channels=self.base_channels, activation=self.activation)
+        encoder = make_encoder(n_features, self.latent_dim_, hidden_layer_sizes=hidden, **arch)
+        # make_decoder takes widths input side first (as for the encoder); the parameter lists them latent side first.
+        decoder_sizes = hidden if decoder_hidden is None else tuple(decoder_hidden)[::-1]
+        decoder = make_decoder(self.latent_dim_, n_features, hidden_layer_sizes=decoder_sizes,
+                               out_activation=self.out_activation, **arch)
+        critic_kwargs = dict(hidden_layer_sizes=critic_hidden, spectral_norm=self.spectral_norm,
+                             architecture=self.critic_architecture, **arch)
+        if self.mirrored:
+            critic = PairCritic(n_features, **critic_kwargs)
+        else:
+            critic = _MarginalCritic(n_features, **critic_kwargs)
+        return _AMAModule(encoder, decoder, critic)
+
+    def _build_networks(self):
+        """A net of untrained networks of the fitted architecture, for :func:`skanomaly.io.load`."""
+        return _AMANet(self._make_module(), config=None)
 
     def _fit_score_statistics(self, X):
         normal = getattr(self, "_normal_rows", None)

@@ -168,12 +168,8 @@ class AutoEncoderDetector(BaseDetector):
     def _fit_networks(self, X, y, seed):
         n_features = X.shape[1]
         self.latent_dim_ = resolve_latent_dim(self.latent_dim, n_features, self.image_shape_)
-        arch = dict(image_shape=self.image_shape_, hidden_layer_sizes=self.hidden_layer_sizes,
-                    base_channels=self.base_channels, activation=self.activation, dropout=self.dropout)
-        module = EncoderDecoder(make_encoder(n_features, self.latent_dim_, **arch),
-                                make_decoder(self.latent_dim_, n_features, **arch))
         self.net_ = _AutoEncoderNet(
-            module,
+            self._make_module(),
             optimizer=torch.optim.Adam,
             lr=self.lr,
             optimizer__weight_decay=self.weight_decay,
@@ -181,3 +177,15 @@ class AutoEncoderDetector(BaseDetector):
             **self._net_kwargs(seed),
         )
         self.net_.fit(X.astype("float32"))
+
+    def _make_module(self):
+        """The untrained encoder-decoder for ``n_features_in_``, ``image_shape_`` and ``latent_dim_``."""
+        n_features = self.n_features_in_
+        arch = dict(image_shape=self.image_shape_, hidden_layer_sizes=self.hidden_layer_sizes,
+                    base_channels=self.base_channels, activation=self.activation, dropout=self.dropout)
+        return EncoderDecoder(make_encoder(n_features, self.latent_dim_, **arch),
+                              make_decoder(self.latent_dim_, n_features, **arch))
+
+    def _build_networks(self):
+        """A net of untrained networks of the fitted architecture, for :func:`skanomaly.io.load`."""
+        return _AutoEncoderNet(self._make_module())

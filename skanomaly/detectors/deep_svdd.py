@@ -241,3 +241,14 @@ class DeepSVDDDetector(BaseDetector):
         self.net_.fit(X.astype(np.float32))
         self.center_ = self.net_.module_.center.detach().cpu().numpy().astype(np.float64)
         self.radius_ = float(self.net_.module_.radius)
+
+    def _build_networks(self):
+        """A net of untrained networks of the fitted architecture, for :func:`skanomaly.io.load`."""
+        if self.image_shape_ is None:
+            encoder = MLP(self.n_features_in_, self._check_layer_sizes("hidden_layer_sizes"), self.latent_dim,
+                          activation=self.activation)
+        else:
+            encoder = ConvEncoder(self.image_shape_, self.latent_dim, base_channels=self.base_channels,
+                                  activation=self.activation, batch_norm=False)
+        return _DeepSVDDNet(_Hypersphere(encoder, self.latent_dim), objective=self.objective, nu=self.nu,
+                            radius_warmup_epochs=self.radius_warmup_epochs, center_eps=self.center_eps)

@@ -531,18 +531,7 @@ class MirroredAEDetector(BaseDetector):
         image_shape = self.image_shape_
         self.latent_dim_ = resolve_latent_dim(self.latent_dim, n_features, image_shape)
         radius = math.sqrt(self.latent_dim_) if self.latent_radius == "auto" else float(self.latent_radius)
-        common = dict(image_shape=image_shape, base_channels=self.base_channels, activation=self.activation)
-        decoder_sizes = self.decoder_hidden_layer_sizes
-        decoder_sizes = self.hidden_layer_sizes if decoder_sizes is None else tuple(decoder_sizes)[::-1]
-        encoder = make_encoder(n_features, self.latent_dim_, hidden_layer_sizes=self.hidden_layer_sizes,
-                               batch_norm=self.batch_norm, **common)
-        decoder = make_decoder(self.latent_dim_, n_features, hidden_layer_sizes=decoder_sizes,
-                               batch_norm=self.batch_norm, out_activation=self.out_activation, **common)
-        critic_args = dict(hidden_layer_sizes=self.critic_hidden_layer_sizes, architecture=self.critic_architecture,
-                           **common)
-        recon_critic = PairCritic(n_features, spectral_norm=self.spectral_norm, **critic_args)
-        inter_critic = PairCritic(n_features, spectral_norm=False, **critic_args)
-        module = _MirroredAEModule(encoder, decoder, recon_critic, inter_critic)
+        module = self._make_module()
 
         optimizer, optimizer_kwargs = self._optimizer_kwargs()
         selector = _BestEpochSelector(self.warmup_epochs, enabled=self.select_best_epoch)
@@ -567,3 +556,23 @@ class MirroredAEDetector(BaseDetector):
         )
         self.net_.fit(np.asarray(X, dtype=np.float32))
         self.best_epoch_ = int(selector.best_epoch_)
+
+    def _make_module(self):
+        """The untrained autoencoder and critics for ``n_features_in_``, ``image_shape_`` and ``latent_dim_``."""
+        n_features = self.n_features_in_
+        common = dict(image_shape=self.image_shape_, base_channels=self.base_channels, activation=self.activation)
+        decoder_sizes = self.decoder_hidden_layer_sizes
+        decoder_sizes = self.hidden_layer_sizes if decoder_sizes is None else tuple(decoder_sizes)[::-1]
+        encoder = make_encoder(n_features, self.latent_dim_, hidden_layer_sizes=self.hidden_layer_sizes,
+                               batch_norm=self.batch_norm, **common)
+        decoder = make_decoder(self.latent_dim_, n_features, hidden_layer_sizes=decoder_sizes,
+                               batch_norm=self.batch_norm, out_activation=self.out_activation, **common)
+        critic_args = dict(hidden_layer_sizes=self.critic_hidden_layer_sizes, architecture=self.critic_architecture,
+                           **common)
+        recon_critic = PairCritic(n_features, spectral_norm=self.spectral_norm, **critic_args)
+        inter_critic = PairCritic(n_features, spectral_norm=False, **critic_args)
+        return _MirroredAEModule(encoder, decoder, recon_critic, inter_critic)
+
+    def _build_networks(self):
+        """A net of untrained networks of the fitted architecture, for :func:`skanomaly.io.load`."""
+        return _MirroredAENet(self._make_module(), loss_terms=_LOSS_TERMS)

@@ -835,6 +835,41 @@ class OMASGANDetector(BaseDetector):
         self.anomaly_discriminator_ = module.anomaly_discriminator
         return history
 
+    def _build_networks(self):
+        """A net of untrained networks of the fitted architecture, for :func:`skanomaly.io.load`.
+
+        The container holds the networks of every stage up to ``stop_after``, built as ``fit`` builds them; the
+        net is of the last stage's class.
+        """
+        n_features = self.n_features_in_
+        shapes = dict(image_shape=self.image_shape_, hidden_layer_sizes=self.hidden_layer_sizes,
+                      base_channels=self.base_channels, activation=self.activation)
+
+        def new_generator():
+            return make_decoder(self.latent_dim_, n_features, out_activation=self.generator_out_activation, **shapes)
+
+        def new_critic(spectral_norm=self.spectral_norm):
+            return make_critic(n_features, spectral_norm=spectral_norm, architecture=self.critic_architecture,
+                               **shapes)
+
+        module = OMASGANModule(new_generator(), new_critic())
+        last = STAGES.index(self.stop_after)
+        net_class, kwargs = _Task1Net, {}
+        if last >= 1:
+            module.boundary_generator = new_generator()
+            if self.boundary_critic == "train":
+                module.boundary_critic = new_critic()
+            net_class, kwargs = _Task2Net, {"boundary_divergence": self.boundary_divergence_}
+        if last >= 2:
+            module.retrained_generator = new_generator()
+            module.retrained_critic = new_critic()
+            net_class, kwargs = _Task3Net, {}
+        if last >= 3:
+            module.anomaly_discriminator = new_critic(self.anomaly_spectral_norm)
+            net_class, kwargs = _AnomalyDiscriminatorNet, {}
+        return net_class(module, divergence=self.divergence_, latent_dim=self.latent_dim_, generator_lr=self.lr,
+                         critic_lr=self.lr, betas=tuple(self.betas), **kwargs)
+
     # ------------------------------------------------------------------------------------------ scoring
     def _critic_term(self, critic, x):
         """Per-sample variational term ``T(x)`` of a critic (higher = data side)."""
