@@ -362,9 +362,12 @@ def _read_detector(path, name, table):
             grid = search["param_grid"]
             if not isinstance(grid, dict):
                 _fail(path, f"{where} label_free_search.param_grid", f"must be a table, got {grid!r}")
-            # Tuples of candidates back to lists; a candidate that is itself an array stays a tuple.
-            search["param_grid"] = {key: list(values) if isinstance(values, tuple) else values
-                                    for key, values in grid.items()}
+            for key, values in grid.items():
+                if not isinstance(values, tuple) or not values:
+                    _fail(path, f"{where} label_free_search.param_grid.{key}",
+                          f"must be a non-empty array of candidate values, got {values!r}")
+            # The array of candidates back to a list; a candidate that is itself an array stays a tuple.
+            search["param_grid"] = {key: list(values) for key, values in grid.items()}
     ensemble = table.get("seed_ensemble")
     if ensemble is not None:
         ensemble = _check_table(path, f"{where} seed_ensemble", ensemble, _ENSEMBLE_KEYS)
