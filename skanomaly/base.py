@@ -5,23 +5,32 @@ Two classes live here:
 - :class:`BaseDetector`, the scikit-learn face of a detector (``OutlierMixin`` + ``BaseEstimator``): parameter
   validation, input checks, seeding, device choice, batched float64 scoring, ``offset_`` and ``predict``.
 - :class:`DetectorNet`, a :class:`skorch.NeuralNet` subclass that runs the training loop of a detector: every
-  loss term of a step is recorded per batch and averaged per epoch, non-finite losses stop training with a
-  :class:`~skanomaly.exceptions.TrainingDivergedError`, and ``verbose`` shows skorch's epoch log and progress bar.
+  loss term of a step is recorded per batch and averaged per epoch, a divergence guard stops training with a
+  :class:`~skanomaly.exceptions.TrainingDivergedError` (non-finite, huge or exploding loss terms), a
+  ``KeyboardInterrupt`` ends ``fit`` instead of being swallowed by skorch, and ``verbose`` shows the stage being
+  trained, skorch's epoch log (without colour codes when the output is not a terminal) and a progress bar.
+
+A fit is atomic: when it raises (divergence, bad data found late, an interrupt), the estimator is left with no
+fitted attribute at all, so scoring raises :class:`~sklearn.exceptions.NotFittedError` instead of using a broken
+or an older model.
 
 A detector *holds* its fitted net (``net_``) instead of inheriting from skorch, because a skorch net is not a
 scikit-learn estimator in the sense of ``check_estimator`` (its ``__init__`` builds callbacks, it has no
 ``_parameter_constraints``, ...).
 """
 
+import functools
 import math
+import sys
 from abc import ABCMeta, abstractmethod
+from contextlib import contextmanager
 from numbers import Integral, Real
 
 import numpy as np
 import pandas as pd
 import torch
 from skorch import NeuralNet
-from skorch.callbacks import PassthroughScoring, ProgressBar
+from skorch.callbacks import Callback, EpochTimer, PassthroughScoring, PrintLog, ProgressBar
 from skorch.dataset import unpack_data
 from torch.utils.data import DataLoader
 from sklearn.base import BaseEstimator, OutlierMixin, _fit_context
@@ -33,7 +42,147 @@ from .exceptions import TrainingDivergedError
 from .nn import resolve_device, seeded
 from .nn.parametrizations import freeze_parametrizations
 
-__all__ = ["BaseDetector", "DetectorNet"]
+__all__ = ["BaseDetector", "DetectorNet", "DivergenceGuard", "unfitted_on_failure"]
+
+
+class _FitInterrupted(BaseException):
+    """Carries a ``KeyboardInterrupt`` past skorch's ``partial_fit``, which would swallow it."""
+
+
+def _is_fitted_name(name):
+    """Whether ``name`` is a fitted attribute as :func:`~sklearn.utils.validation.check_is_fitted` sees it."""
+    return name.endswith("_") and not name.startswith("__")
+
+
+def _drop_attributes(estimator, keep):
+    for name in list(vars(estimator)):
+        if _is_fitted_name(name) or name not in keep:
+            delattr(estimator, name)
+
+
+@contextmanager
+def unfitted_on_failure(estimator):
+    """Make a ``fit`` atomic: start from no fitted state, and leave none behind when the block raises.
+
+    On entry every fitted attribute (a name ending in ``_``) of an earlier fit is removed, so a refit never
+    mixes the old model with new parameters. When the block raises anything (an error, a divergence, a
+    ``KeyboardInterrupt``), every fitted attribute and every other attribute the block created is removed
+    before the exception propagates: ``check_is_fitted`` then fails and scoring raises ``NotFittedError``.
+
+    Parameters
+    ----------
+    estimator : object
+        The estimator being fitted.
+    """
+    keep = {name for name in vars(estimator) if not _is_fitted_name(name)}
+    _drop_attributes(estimator, keep)
+    try:
+        yield
+    except BaseException:
+        _drop_attributes(estimator, keep)
+        raise
+
+
+def _stdout_is_terminal():
+    stream = sys.stdout
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):  # replaced by an object without isatty, or closed
+        return False
+
+
+def _print_flushed(text):
+    print(text, flush=True)
+
+
+def _mean_square(X, chunk=4096):
+    """Mean of the squared values of 2-D array-like ``X`` in float64, computed a chunk of rows at a time."""
+    if isinstance(X, torch.Tensor):
+        X = X.detach().cpu().numpy()
+    if not hasattr(X, "shape") or len(X.shape) == 0 or X.shape[0] == 0:
+        return 0.0
+    total = 0.0
+    for rows in gen_batches(X.shape[0], chunk):
+        total += float(np.square(np.asarray(X[rows], dtype=np.float64)).sum())
+    return total / max(1, int(np.prod(X.shape)))
+
+
+class DivergenceGuard(Callback):
+    """Stop a :class:`DetectorNet`'s training with :class:`~skanomaly.exceptions.TrainingDivergedError`.
+
+    Watches ``train_loss`` and every term of the net's ``loss_terms``:
+
+    - a non-finite value in any batch stops at once;
+    - a batch value whose magnitude exceeds ``max_magnitude`` times the data's unit stops at once;
+    - from the second epoch on, an epoch mean whose magnitude exceeds ``max_growth`` times that of the first
+      epoch (or the unit, whichever is larger) stops at the end of the epoch.
+
+    The unit is ``max(1, mean(X ** 2))`` of the training data: squared-error terms scale with the square of the
+    data, so data on a large scale is not flagged for its scale alone, and terms of data on a tiny scale are
+    judged against 1. The error names the detector, the stage, the epoch, the term and the remedy the
+    detector gives (its own parameter names).
+
+    Parameters
+    ----------
+    max_magnitude : float, default=1e10
+        Bound on any batch value of a loss term, in units of the data's mean square (at least 1).
+    max_growth : float, default=1e6
+        Bound on the growth of an epoch mean over the first epoch's.
+    """
+
+    def __init__(self, max_magnitude=1e10, max_growth=1e6):
+        self.max_magnitude = max_magnitude
+        self.max_growth = max_growth
+
+    def initialize(self):
+        self.unit_ = 1.0
+        self.first_epoch_ = None
+        return self
+
+    def on_train_begin(self, net, X=None, y=None, **kwargs):
+        self.unit_ = max(1.0, _mean_square(X))
+        self.first_epoch_ = None
+
+    def _terms(self, net):
+        return (*net.loss_terms, "train_loss")  # the named terms first: they say more than their sum
+
+    def on_batch_end(self, net, training=False, **kwargs):
+        if not training:
+            return
+        row = net.history[-1]["batches"][-1]
+        limit = self.max_magnitude * self.unit_
+        for name in self._terms(net):
+            value = row.get(name)
+            if value is None:
+                continue
+            if not math.isfinite(value):
+                raise net.divergence_error(name, f"became {value}")
+            if abs(value) > limit:
+                raise net.divergence_error(
+                    name, f"reached {value:.3g}, beyond the bound {limit:.3g} ({self.max_magnitude:.0e} x "
+                    "max(1, mean square of the training data))")
+
+    def on_epoch_end(self, net, **kwargs):
+        row = net.history[-1]
+        values = {name: abs(float(row[name])) for name in self._terms(net) if name in row}
+        if self.first_epoch_ is None:
+            self.first_epoch_ = values
+            return
+        for name, value in values.items():
+            reference = max(self.first_epoch_.get(name, 0.0), self.unit_)
+            if value > self.max_growth * reference:
+                raise net.divergence_error(
+                    name, f"grew to {row[name]:.3g} (epoch mean), more than {self.max_growth:.0e} x its first "
+                    f"epoch's {self.first_epoch_.get(name, 0.0):.3g}")
+
+
+class _PhaseHeading(Callback):
+    """At ``verbose >= 1``, print which detector and stage is about to train, before skorch's epoch table."""
+
+    def on_train_begin(self, net, X=None, y=None, **kwargs):
+        if net.verbose:
+            rows = f" on {len(X)} rows" if hasattr(X, "__len__") else ""
+            _print_flushed(f"{net.phase_label()}: {net.max_epochs} epoch(s){rows}")
 
 class _RowTensors(torch.utils.data.Dataset):
     """Training rows (and optional targets) held as tensors and indexed one whole batch at a time.
@@ -116,26 +265,68 @@ class DetectorNet(NeuralNet):
     loss_terms : tuple of str
         Names of the values :meth:`train_step_terms` returns besides ``"loss"``; each is averaged per epoch
         into the history.
+    detector_name : str or None, default=None
+        Name of the detector this net trains, for messages and the verbose heading.
+    phase : str or None, default=None
+        Name of the stage this net trains when a detector trains several nets one after another.
+    remedy : str or None, default=None
+        What to change when training diverges, in the detector's own parameter names.
     **kwargs
         Passed to :class:`skorch.NeuralNet` (``max_epochs``, ``batch_size``, ``lr``, ``optimizer``,
         ``device``, ``verbose``, ``iterator_train__generator``, ...).
     """
 
-    def __init__(self, module, *, loss_terms=(), criterion=torch.nn.MSELoss, train_split=None, **kwargs):
+    def __init__(self, module, *, loss_terms=(), detector_name=None, phase=None, remedy=None,
+                 criterion=torch.nn.MSELoss, train_split=None, **kwargs):
         super().__init__(module, criterion=criterion, train_split=train_split, **kwargs)
         self.loss_terms = loss_terms
+        self.detector_name = detector_name
+        self.phase = phase
+        self.remedy = remedy
 
     @property
     def _default_callbacks(self):
-        callbacks = [
-            (name, callback)
-            for name, callback in super()._default_callbacks
-            if name != "valid_loss"
-        ]
-        callbacks[2:2] = [(term, PassthroughScoring(name=term, on_train=True)) for term in self.loss_terms]
+        # skorch marks the best epoch of each term in colour; colour codes are kept out of files and pipes.
+        lower_is_better = True if _stdout_is_terminal() else None
+        callbacks = [("epoch_timer", EpochTimer()), ("phase_heading", _PhaseHeading())]
+        callbacks += [(name, PassthroughScoring(name=name, lower_is_better=lower_is_better, on_train=True))
+                      for name in ("train_loss", *self.loss_terms)]
+        # The guard runs after the log, so that the epoch that stopped training is shown.
+        callbacks.append(("print_log", PrintLog(sink=_print_flushed) if self.verbose else PrintLog()))
+        callbacks.append(("divergence_guard", DivergenceGuard()))
         if self.verbose >= 2:
             callbacks.append(("progress_bar", ProgressBar()))
         return callbacks
+
+    def phase_label(self):
+        """``"Detector"``, or ``"Detector, stage"`` when the net trains one stage of several."""
+        name = self.detector_name or type(self).__name__
+        return f"{name}, {self.phase}" if self.phase else name
+
+    def divergence_error(self, term, problem, remedy=None):
+        """The :class:`~skanomaly.exceptions.TrainingDivergedError` for loss term ``term`` in this epoch.
+
+        ``remedy`` replaces the net's own (the detector's general advice) for a problem with a specific cause.
+        """
+        remedy = remedy or self.remedy or "Scale the input (e.g. StandardScaler in a Pipeline) or lower the " \
+            "learning rate."
+        return TrainingDivergedError(
+            f"{self.phase_label()} training diverged in epoch {len(self.history)}: loss term {term!r} {problem}. "
+            f"{remedy}"
+        )
+
+    def fit_loop(self, X, y=None, *args, **kwargs):
+        try:
+            return super().fit_loop(X, y, *args, **kwargs)
+        except KeyboardInterrupt as interrupt:
+            raise _FitInterrupted() from interrupt
+
+    def partial_fit(self, X, y=None, classes=None, **fit_params):
+        """skorch's ``partial_fit``, except that a ``KeyboardInterrupt`` ends it (skorch would return)."""
+        try:
+            return super().partial_fit(X, y, classes, **fit_params)
+        except _FitInterrupted as interrupt:
+            raise KeyboardInterrupt from interrupt.__cause__
 
     def train_step_terms(self, X, y):
         """Run one optimisation step on a batch and return its loss terms.
@@ -203,14 +394,10 @@ class DetectorNet(NeuralNet):
         self._set_training(True)
         terms = self.train_step_terms(X, y)
         values = {name: float(value.detach()) for name, value in terms.items()}
-        bad = [name for name, value in values.items() if not math.isfinite(value)]
-        if bad:
-            epoch = len(self.history)
-            raise TrainingDivergedError(
-                f"{type(self).__name__} training diverged in epoch {epoch}: loss term(s) "
-                f"{', '.join(repr(b) for b in bad)} became {values[bad[0]]}. Scale the input (e.g. StandardScaler "
-                "in a Pipeline), lower the learning rate or strengthen the Lipschitz control."
-            )
+        for name in sorted(values, key=lambda name: name == "loss"):  # the named terms first
+            value = values[name]
+            if not math.isfinite(value):
+                raise self.divergence_error("train_loss" if name == "loss" else name, f"became {value}")
         for name in self.loss_terms:
             self.history.record_batch(name, values[name])
         return {"loss": terms["loss"].detach()}
@@ -274,7 +461,14 @@ class BaseDetector(OffsetThresholdMixin, OutlierMixin, BaseEstimator, metaclass=
       images; ``None`` with 2-D data means tabular rows and MLPs.
     - ``device`` : ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ...
     - ``random_state`` : seeds network initialisation, shuffling and sampling inside ``fit`` only.
-    - ``verbose`` : 0 silent, 1 a table of the loss terms per epoch, 2 also a progress bar.
+    - ``verbose`` : 0 silent, 1 the name of each training stage and a table of its loss terms per epoch, 2 also
+      a progress bar.
+
+    ``fit`` is atomic: when it raises (a :class:`~skanomaly.exceptions.TrainingDivergedError`, bad data found
+    late, a ``KeyboardInterrupt``), no fitted attribute is left, so the detector is unfitted (also after a
+    failed refit). Training is guarded against divergence (non-finite, huge or exploding loss terms, and
+    non-finite scores of the training data); the error names the detector, the stage, the epoch, the term and
+    what to change (:meth:`_divergence_remedy`).
     """
 
     _parameter_constraints: dict = {
@@ -288,7 +482,6 @@ class BaseDetector(OffsetThresholdMixin, OutlierMixin, BaseEstimator, metaclass=
     }
 
     # --------------------------------------------------------------------------------------------- fitting
-    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Fit the detector on (mostly) normal data.
 
@@ -305,6 +498,12 @@ class BaseDetector(OffsetThresholdMixin, OutlierMixin, BaseEstimator, metaclass=
         self : object
             The fitted detector.
         """
+        with unfitted_on_failure(self):
+            self._fit(X, y)
+        return self
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def _fit(self, X, y):
         X = self._validate_X(X, reset=True)
         self.device_ = resolve_device(self.device)
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
@@ -313,10 +512,27 @@ class BaseDetector(OffsetThresholdMixin, OutlierMixin, BaseEstimator, metaclass=
         self.history_ = _history_frame(self.net_.history) if history is None else history
         self.n_epochs_ = len(self.history_)
         _prepare_for_scoring(self.net_)
-        self._fit_score_statistics(X)
-        train_scores = self._score_samples(X)
+        try:
+            self._fit_score_statistics(X)
+            train_scores = self._score_samples(X)
+        except TrainingDivergedError as error:
+            raise self._scores_diverged(str(error)) from error
+        if not np.all(np.isfinite(train_scores)):
+            raise self._scores_diverged(f"{int(np.sum(~np.isfinite(train_scores)))} non-finite score(s)")
         self.offset_ = float(np.percentile(train_scores, 100.0 * self.contamination))
-        return self
+
+    def _scores_diverged(self, problem):
+        return TrainingDivergedError(
+            f"{type(self).__name__} training diverged: after epoch {self.n_epochs_}, the scores of the training "
+            f"data are not finite (term 'training scores': {problem}). {self._divergence_remedy()}"
+        )
+
+    def _divergence_remedy(self):
+        """What to change when training diverges, in this detector's parameter names (for error messages)."""
+        advice = "Scale the input (e.g. StandardScaler in a Pipeline)"
+        if "lr" in self.get_params(deep=False):
+            advice += f" or lower the learning rate lr (now {self.lr:g})"
+        return advice + "."
 
     @abstractmethod
     def _fit_networks(self, X, y, seed):
@@ -355,6 +571,8 @@ class BaseDetector(OffsetThresholdMixin, OutlierMixin, BaseEstimator, metaclass=
             "batch_size": self.batch_size,
             "device": self.device_,
             "verbose": self.verbose,
+            "detector_name": type(self).__name__,
+            "remedy": self._divergence_remedy(),
             "iterator_train__shuffle": True,
             "iterator_train__generator": torch.Generator().manual_seed(seed),
         }

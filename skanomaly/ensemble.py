@@ -17,7 +17,8 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.metaestimators import _BaseComposition
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .base import OffsetThresholdMixin
+from .base import OffsetThresholdMixin, unfitted_on_failure
+from .exceptions import TrainingDivergedError
 
 __all__ = ["ScoreCombinationDetector", "SeedEnsembleDetector"]
 
@@ -31,7 +32,10 @@ def _seed_params(estimator):
 def _fit_member(estimator, X, y, seed):
     """Fit one seeded clone; return it with the mean and scale of its scores on the training data."""
     member = clone(estimator).set_params(**{name: seed for name in _seed_params(estimator)})
-    member.fit(X, y)
+    try:
+        member.fit(X, y)
+    except TrainingDivergedError as error:
+        raise TrainingDivergedError(f"SeedEnsembleDetector member with random_state={seed}: {error}") from error
     scores = np.asarray(member.score_samples(X), dtype=np.float64)
     if not np.all(np.isfinite(scores)):
         raise ValueError(f"member with random_state={seed} gave {int(np.sum(~np.isfinite(scores)))} non-finite "
@@ -114,9 +118,10 @@ class SeedEnsembleDetector(OffsetThresholdMixin, OutlierMixin, MetaEstimatorMixi
         self.n_jobs = n_jobs
         self.random_state = random_state
 
-    @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y=None):
         """Fit ``n_estimators`` seeded clones of ``estimator``.
+
+        Atomic: when a member's fit raises (or the fit is interrupted), the ensemble is left unfitted.
 
         Parameters
         ----------
@@ -130,6 +135,12 @@ class SeedEnsembleDetector(OffsetThresholdMixin, OutlierMixin, MetaEstimatorMixi
         self : object
             The fitted ensemble.
         """
+        with unfitted_on_failure(self):
+            self._fit(X, y)
+        return self
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def _fit(self, X, y):
         if not _seed_params(self.estimator):
             raise ValueError(f"{type(self.estimator).__name__} has no random_state parameter, so its members "
                              "would not differ: SeedEnsembleDetector needs a seeded estimator.")
@@ -145,7 +156,6 @@ class SeedEnsembleDetector(OffsetThresholdMixin, OutlierMixin, MetaEstimatorMixi
             if hasattr(self.estimators_[0], name):
                 setattr(self, name, getattr(self.estimators_[0], name))
         self.offset_ = float(np.percentile(self.score_samples(X), 100.0 * self.contamination))
-        return self
 
     def member_scores(self, X):
         """Standardised normality score of every member (higher = more normal).

@@ -328,10 +328,12 @@ class AMADetector(BaseDetector):
     :math:`\mu` and standard deviation :math:`\sigma` on the (normal) training rows are stored. The A-score
     is the two-sided Gaussian tail probability :math:`A(x) = 2\,\Phi(-|R(x) - \mu| / \sigma)`, so R-scores
     atypically high *or* low are anomalous; it ranks samples as the Gaussian density of :math:`R(x)` does.
-    ``score_samples`` returns :math:`\log A(x)` (``score_type="a_score"``, default) or :math:`-R(x)`
-    (``score_type="r_score"``). Scoring never depends on the batch size (no BatchNorm in the critic, eval
-    mode, float64). The paper's model selection with labelled anomalies is not reproduced: the last epoch is
-    kept.
+    ``score_samples`` returns :math:`\log A(x)` (``score_type="a_score"``, default), computed in log space
+    (``log_ndtr``) so that it stays finite far into the tail; deviations beyond about :math:`10^{154}\sigma`,
+    whose log tail probability is below float64's range, all get the lowest finite float64. With
+    ``score_type="r_score"`` it returns :math:`-R(x)`. Scoring never depends on the batch size (no BatchNorm
+    in the critic, eval mode, float64). The paper's model selection with labelled anomalies is not reproduced:
+    the last epoch is kept.
 
     **Ablations** (each a parameter): ``mirrored=False`` (critic on single samples: plain Wasserstein between
     the data and the reconstructions), ``n_interp=1`` (no interpolation), ``atypical_selection=None``
@@ -604,6 +606,12 @@ class AMADetector(BaseDetector):
         return super().fit(X, y)
 
     # ---------------------------------------------------------------------------------------------- fitting
+    def _divergence_remedy(self):
+        advice = (f"Scale the input (e.g. StandardScaler in a Pipeline), lower the learning rate lr (now "
+                  f"{self.lr:g}), or strengthen the critic's Lipschitz control (a larger lambda_gp, now "
+                  f"{self.lambda_gp:g}")
+        return advice + (")." if self.spectral_norm else ", or spectral_norm=True).")
+
     def _split_semi_supervised(self, X, y):
         """Normal-row mask of the training data (all rows unless semi-supervised)."""
         if not self.semi_supervised:
@@ -725,7 +733,9 @@ class AMADetector(BaseDetector):
         if (score_type or self.score_type) == "r_score":
             return -r_scores
         z = np.abs(r_scores - self.r_score_mean_) / self.r_score_std_
-        return math.log(2.0) + log_ndtr(-z)
+        log_a = math.log(2.0) + log_ndtr(-z)
+        # log_ndtr is exact until -z**2 / 2 leaves the float64 range (z above about 1.3e154), then -inf.
+        return np.maximum(log_a, -np.finfo(np.float64).max)
 
     def _score_variants(self):
         other = "a_score" if self.score_type == "r_score" else "r_score"

@@ -520,6 +520,12 @@ class MirroredAEDetector(BaseDetector):
         self._check_layer_sizes("critic_hidden_layer_sizes", allow_empty=False)
         self._check_betas()
 
+    def _divergence_remedy(self):
+        advice = (f"Scale the input (e.g. StandardScaler in a Pipeline), lower the learning rates lr (now "
+                  f"{self.lr:g}) and critic_lr (now {self.critic_lr!r}), or strengthen the reconstruction "
+                  f"critic's Lipschitz control (a larger lambda_gp, now {self.lambda_gp:g}")
+        return advice + (")." if self.spectral_norm else ", or spectral_norm=True).")
+
     def _optimizer_kwargs(self):
         if self.optimizer == "adam":
             return torch.optim.Adam, {"optimizer__betas": tuple(float(b) for b in self.betas)}

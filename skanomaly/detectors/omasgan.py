@@ -37,8 +37,6 @@ __all__ = ["OMASGANDetector"]
 
 STAGES = ("task1", "task2", "task3", "full")
 
-# A loss term beyond this magnitude counts as exploded, even while it is still finite.
-_EXPLODING_TERM = 1e8
 # Task 2 stops when the boundary samples drift farther than this many data radii from the generated data.
 _EXPLODING_DISTANCE = 100.0
 
@@ -201,16 +199,8 @@ class _StageNet(DetectorNet):
         return torch.randn(max(int(n), 2), self.latent_dim, device=like.device, dtype=like.dtype)
 
     def train_step_terms(self, X, y):
-        terms = self.stage_step(X)
-        for name, value in terms.items():
-            value = float(value.detach())
-            if math.isfinite(value) and abs(value) > _EXPLODING_TERM:
-                raise TrainingDivergedError(
-                    f"OMASGAN {self.stage_name} training exploded in epoch {len(self.history)}: loss term "
-                    f"{name!r} reached {value:.3g}. Scale the input, lower the learning rate or strengthen the "
-                    "Lipschitz control (spectral_norm=True, lambda_r1 > 0)."
-                )
-        return terms
+        # Non-finite, huge and exploding terms are stopped by the base class's DivergenceGuard.
+        return self.stage_step(X)
 
     def stage_step(self, X):
         raise NotImplementedError
@@ -368,18 +358,24 @@ class _Task2Net(_StageNet):
         self.optimizer_.zero_grad()
         with _frozen(critic):
             m = div.estimate(v_positive, critic(boundary))
-        d = nearest_distance(boundary, self._reference(X), self.eps)
+        reference = self._reference(X)
+        d = nearest_distance(boundary, reference, self.eps)
         s = scattering(z, boundary, self.eps)
         loss = -m + self.mu * d + self.nu * s
         loss.backward()
         self.optimizer_.step()
-        if float(d.detach()) > _EXPLODING_DISTANCE * self.data_radius:
-            reference = "data" if self.reference_data is not None else "generated data"
-            raise TrainingDivergedError(
-                f"OMASGAN task2 exploded in epoch {len(self.history)}: the boundary samples are on average "
-                f"{float(d.detach()):.3g} away from the {reference}"
-                f" (data radius {self.data_radius:.3g}). Increase mu (the pull towards the data), lower nu or the "
-                "learning rate, or use an f-divergence whose conjugate saturates (boundary_divergence='kl')."
+        # Judged on the scale of the data and of the reference points (G may not have reached the data's scale
+        # yet); d is at least eps by construction.
+        spread = max(self.data_radius, _radius(reference))
+        if float(d.detach()) > _EXPLODING_DISTANCE * spread + self.eps:
+            source = "data" if self.reference_data is not None else "generated data"
+            raise self.divergence_error(
+                "d_distance",
+                f"reached {float(d.detach()):.3g}: the boundary samples are on average that far from the {source}, "
+                f"more than {_EXPLODING_DISTANCE:g} x the spread of the data or of the reference points "
+                f"({spread:.3g})",
+                remedy="Increase mu (the pull towards the data), lower nu or the learning rate lr, or use an "
+                "f-divergence whose conjugate saturates (boundary_divergence='kl').",
             )
         return {"loss": loss, "m_divergence": m, "d_distance": d, "s_scatter": s, "boundary_critic_loss": critic_loss}
 
@@ -414,12 +410,27 @@ class _AnomalyDiscriminatorNet(_StageNet):
         return {"loss": loss, "j_boundary": j_boundary, "j_data": j_data, "j_generated": j_generated}
 
 
+_STAGE_DESCRIPTIONS = {
+    "task1": "generator G against critic D",
+    "task2": "boundary generator B",
+    "task3": "generator G' against critic C",
+    "j": "anomaly discriminator J",
+}
+
 _STAGE_TERMS = {
     "task1": ("critic_loss", "generator_loss", "r1_penalty"),
     "task2": ("m_divergence", "d_distance", "s_scatter", "boundary_critic_loss"),
     "task3": ("critic_loss", "generator_loss", "r1_penalty"),
     "j": ("j_boundary", "j_data", "j_generated"),
 }
+
+
+def _radius(points):
+    """Root mean squared distance of the rows of a tensor from their mean (0 for fewer than two rows)."""
+    if points.shape[0] < 2:
+        return 0.0
+    centred = points - points.mean(dim=0, keepdim=True)
+    return float(torch.sqrt((centred * centred).sum(dim=1).mean()))
 
 
 def _check_n_samples(n_samples):
@@ -748,6 +759,14 @@ class OMASGANDetector(BaseDetector):
         self._check_betas()
         self._check_layer_sizes("hidden_layer_sizes")
 
+    def _divergence_remedy(self):
+        advice = (f"Scale the input (e.g. StandardScaler in a Pipeline), lower the learning rates lr (now "
+                  f"{self.lr:g}) and critic_lr (now {self.critic_lr!r}), or strengthen the critics' Lipschitz "
+                  "control (")
+        if not self.spectral_norm:
+            advice += "spectral_norm=True, "
+        return advice + f"a larger lambda_r1, now {self.lambda_r1:g})."
+
     def _resolve_divergences(self):
         tau = self.tau
         if tau == "auto":
@@ -762,6 +781,11 @@ class OMASGANDetector(BaseDetector):
 
     def _fit_networks(self, X, y, seed):
         n_features = X.shape[1]
+        if np.all(X == X[0]):
+            raise ValueError(
+                f"OMASGANDetector: the training data has no spread (all {X.shape[0]} rows are identical), so there "
+                "is no distribution for the generator to learn and no boundary around it. Check the input rows."
+            )
         self.latent_dim_ = resolve_latent_dim(self.latent_dim, n_features, self.image_shape_)
         self._check_params()
         self.divergence_, self.boundary_divergence_ = self._resolve_divergences()
@@ -790,7 +814,8 @@ class OMASGANDetector(BaseDetector):
         frames = []
 
         def run(stage, net_class, epochs, **kwargs):
-            net = net_class(module, loss_terms=_STAGE_TERMS[stage], max_epochs=epochs,
+            phase = f"stage {len(frames) + 1}/{last + 1} {stage} ({_STAGE_DESCRIPTIONS[stage]})"
+            net = net_class(module, loss_terms=_STAGE_TERMS[stage], max_epochs=epochs, phase=phase,
                             **self._net_kwargs(seed + len(frames)), **common, **kwargs)
             net.fit(X32)
             frame = _history_frame(net.history).reset_index()
@@ -808,7 +833,7 @@ class OMASGANDetector(BaseDetector):
             if self.boundary_reference == "data":
                 reference = torch.as_tensor(X32)
             centred = X - X.mean(axis=0)
-            radius = float(np.sqrt(np.mean(np.sum(centred**2, axis=1)))) or 1.0
+            radius = float(np.sqrt(np.mean(np.sum(centred**2, axis=1))))
             net = run("task2", _Task2Net, self.task2_epochs, boundary_divergence=self.boundary_divergence_,
                       mu=self.mu, nu=self.nu, n_reference=self.n_reference, reference_data=reference,
                       eps=self.scatter_eps, data_radius=radius, train_critic=train_critic,
