@@ -184,6 +184,7 @@ class _PhaseHeading(Callback):
             rows = f" on {len(X)} rows" if hasattr(X, "__len__") else ""
             _print_flushed(f"{net.phase_label()}: {net.max_epochs} epoch(s){rows}")
 
+
 class _RowTensors(torch.utils.data.Dataset):
     """Training rows (and optional targets) held as tensors and indexed one whole batch at a time.
 
