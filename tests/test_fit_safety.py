@@ -25,7 +25,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from skanomaly.base import DivergenceGuard
 from skanomaly.datasets import load_thyroid
-from skanomaly.detectors import AMADetector, AutoEncoderDetector, MirroredAEDetector, OMASGANDetector
+from skanomaly.detectors import (AMADetector, AutoEncoderDetector, DeepSVDDDetector, MirroredAEDetector,
+                                 OMASGANDetector)
 from skanomaly.detectors.presets import get_preset
 from skanomaly.ensemble import SeedEnsembleDetector
 from skanomaly.exceptions import TrainingDivergedError
@@ -40,6 +41,9 @@ TINY = {
     "MirroredAEDetector": lambda **p: MirroredAEDetector(
         **{"max_epochs": 2, "batch_size": 32, "hidden_layer_sizes": (8,), "critic_hidden_layer_sizes": (8,),
            "latent_dim": 2, "warmup_epochs": 0, "n_critic": 1, "device": "cpu", **p}),
+    "DeepSVDDDetector": lambda **p: DeepSVDDDetector(
+        **{"objective": "soft-boundary", "radius_warmup_epochs": 1, "max_epochs": 2, "batch_size": 32,
+           "hidden_layer_sizes": (8,), "latent_dim": 2, "device": "cpu", **p}),
     "OMASGANDetector": lambda **p: OMASGANDetector(
         **{"task1_epochs": 1, "task2_epochs": 1, "task3_epochs": 1, "j_epochs": 1, "hidden_layer_sizes": (8,),
            "latent_dim": 2, "batch_size": 32, "n_reference": 16, "device": "cpu", **p}),
@@ -214,13 +218,16 @@ SANE = [
     ("MirroredAEDetector", {"max_epochs": 3}),
     ("MirroredAEDetector", {**get_preset("MirroredAEDetector", "thyroid"), "max_epochs": 3}),
     ("OMASGANDetector", {"task1_epochs": 2, "task2_epochs": 2, "task3_epochs": 2, "j_epochs": 2}),
+    ("DeepSVDDDetector", {"max_epochs": 5}),
+    ("DeepSVDDDetector", {"objective": "soft-boundary", "radius_warmup_epochs": 2, "max_epochs": 5}),
 ]
 
 
 @pytest.mark.parametrize("name, params", SANE, ids=[f"{n}-{i}" for i, (n, _) in enumerate(SANE)])
 def test_sane_thyroid_fits_are_not_flagged(name, params, thyroid_normal):
     cls = {"AutoEncoderDetector": AutoEncoderDetector, "AMADetector": AMADetector,
-           "MirroredAEDetector": MirroredAEDetector, "OMASGANDetector": OMASGANDetector}[name]
+           "MirroredAEDetector": MirroredAEDetector, "OMASGANDetector": OMASGANDetector,
+           "DeepSVDDDetector": DeepSVDDDetector}[name]
     params = {"max_epochs": 5, **params} if name == "AutoEncoderDetector" else params
     detector = cls(**params, device="cpu", random_state=0).fit(thyroid_normal)
     assert np.isfinite(detector.score_samples(thyroid_normal)).all()
@@ -292,7 +299,8 @@ _CHILD = textwrap.dedent("""
     import torch
     from sklearn.exceptions import NotFittedError
     from sklearn.utils.validation import check_is_fitted
-    from skanomaly.detectors import AMADetector, AutoEncoderDetector, MirroredAEDetector, OMASGANDetector
+    from skanomaly.detectors import (AMADetector, AutoEncoderDetector, DeepSVDDDetector, MirroredAEDetector,
+                                     OMASGANDetector)
     from skanomaly.ensemble import SeedEnsembleDetector
 
     torch.set_num_threads(1)
@@ -304,6 +312,8 @@ _CHILD = textwrap.dedent("""
         "AutoEncoderDetector": lambda: AutoEncoderDetector(max_epochs=LONG, **small),
         "AMADetector": lambda: AMADetector(max_epochs=LONG, **small, **critic),
         "MirroredAEDetector": lambda: MirroredAEDetector(max_epochs=LONG, warmup_epochs=0, **small, **critic),
+        "DeepSVDDDetector": lambda: DeepSVDDDetector(objective="soft-boundary", radius_warmup_epochs=1,
+                                                     max_epochs=LONG, **small),
         "SeedEnsembleDetector": lambda: SeedEnsembleDetector(
             AutoEncoderDetector(max_epochs=LONG, **{**small, "random_state": None}), n_estimators=3,
             random_state=0),
@@ -338,6 +348,7 @@ _INTERRUPTS = {
     "AutoEncoderDetector": "AutoEncoderDetector: ",
     "AMADetector": "AMADetector: ",
     "MirroredAEDetector": "MirroredAEDetector: ",
+    "DeepSVDDDetector": "DeepSVDDDetector: ",
     "SeedEnsembleDetector": "AutoEncoderDetector: ",
     "OMASGANDetector-task1": "OMASGANDetector, stage 1/4 task1",
     "OMASGANDetector-task2": "OMASGANDetector, stage 2/4 task2",
