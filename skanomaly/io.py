@@ -27,7 +27,6 @@ of ``net_``, nested estimators).
 """
 
 import hashlib
-import io as _stdio
 import json
 import math
 import os

@@ -78,6 +78,15 @@ def fitted_models(tmp_path_factory):
     return folder, models
 
 
+@pytest.fixture(scope="module")
+def autoencoder_file(tmp_path_factory):
+    """One small fitted autoencoder and its file, for the tests of the format itself."""
+    model = CASES["autoencoder"][0]().fit(_data("rows"))
+    path = tmp_path_factory.mktemp("autoencoder") / "autoencoder.skan"
+    io.save(model, path)
+    return model, path
+
+
 _CHILD = """
 import sys, builtins, pickle
 import numpy as np
@@ -119,10 +128,12 @@ def test_round_trip_in_a_fresh_process_is_bitwise_for_every_detector(fitted_mode
 
 
 @pytest.mark.parametrize("name", ["omasgan", "ama", "seed_ensemble", "autoencoder_frame"])
-def test_loaded_model_has_the_same_fitted_state(fitted_models, name):
-    _, models = fitted_models
-    model, path, test, scores = models[name]
-    loaded = io.load(path)
+def test_loaded_model_has_the_same_fitted_state(tmp_path, name):
+    factory, kind = CASES[name]
+    model = factory().fit(_data(kind))
+    test = _data(kind, n=37, seed=1)
+    io.save(model, tmp_path / "m.skan")
+    loaded = io.load(tmp_path / "m.skan")
     assert type(loaded) is type(model)
     assert loaded.get_params(deep=False).keys() == model.get_params(deep=False).keys()
     np.testing.assert_array_equal(loaded.decision_function(test), model.decision_function(test))
@@ -152,13 +163,13 @@ def test_loaded_model_has_the_same_fitted_state(fitted_models, name):
                                       model.boundary_samples(5, random_state=1))
 
 
-def test_file_records_format_and_versions(fitted_models):
+def test_file_records_format_and_versions(autoencoder_file):
     import sklearn
 
     import skanomaly
 
-    _, models = fitted_models
-    with zipfile.ZipFile(models["autoencoder"][1]) as archive:
+    model, path = autoencoder_file
+    with zipfile.ZipFile(path) as archive:
         assert sorted(archive.namelist()) == ["model.json", "weights.safetensors"]
         document = json.loads(archive.read("model.json"))
     assert document["format"] == io.FORMAT_NAME and document["format_version"] == io.FORMAT_VERSION
@@ -166,15 +177,14 @@ def test_file_records_format_and_versions(fitted_models):
     assert document["versions"]["torch"] == torch.__version__
     assert document["versions"]["sklearn"] == sklearn.__version__
     assert document["estimator"]["class"] == "AutoEncoderDetector"
-    assert document["estimator"]["fitted"]["attributes"]["offset_"] == models["autoencoder"][0].offset_
+    assert document["estimator"]["fitted"]["attributes"]["offset_"] == model.offset_
 
 
-def test_weights_are_stored_once_and_lean(fitted_models):
+def test_weights_are_stored_once_and_lean(autoencoder_file):
     """float64 weights whose values are float32 values (training runs in float32) are stored in float32."""
     from safetensors.torch import load as load_tensors
 
-    _, models = fitted_models
-    model, path = models["autoencoder"][:2]
+    model, path = autoencoder_file
     with zipfile.ZipFile(path) as archive:
         tensors = load_tensors(archive.read("weights.safetensors"))
     state = model.net_.module_.state_dict()
@@ -184,11 +194,10 @@ def test_weights_are_stored_once_and_lean(fitted_models):
     assert path.stat().st_size < sum(v.numel() * 4 for v in state.values()) + 20_000
 
 
-def test_load_does_not_touch_the_global_random_state(fitted_models):
-    _, models = fitted_models
+def test_load_does_not_touch_the_global_random_state(autoencoder_file):
     before = torch.get_rng_state()
     numpy_before = np.random.get_state()[1].copy()
-    io.load(models["omasgan"][1])
+    io.load(autoencoder_file[1])
     assert torch.equal(torch.get_rng_state(), before)
     np.testing.assert_array_equal(np.random.get_state()[1], numpy_before)
 
@@ -303,9 +312,8 @@ def _resign(members):
 
 
 @pytest.fixture
-def saved(fitted_models, tmp_path):
-    _, models = fitted_models
-    return models["autoencoder"][1], tmp_path
+def saved(autoencoder_file, tmp_path):
+    return autoencoder_file[1], tmp_path
 
 
 def test_pickle_payload_added_to_the_archive_is_refused_and_not_run(saved):
@@ -442,10 +450,10 @@ def test_save_refuses_what_it_cannot_store(tmp_path):
         io.save(forest, tmp_path / "m.skan")
 
 
-def test_save_replaces_a_file_in_one_step(tmp_path, fitted_models):
-    _, models = fitted_models
+def test_save_replaces_a_file_in_one_step(tmp_path, autoencoder_file):
+    model = autoencoder_file[0]
     path = tmp_path / "m.skan"
     path.write_bytes(b"old")
-    io.save(models["autoencoder"][0], path)
+    io.save(model, path)
     assert [p.name for p in tmp_path.iterdir()] == ["m.skan"]
-    assert io.load(path).offset_ == models["autoencoder"][0].offset_
+    assert io.load(path).offset_ == model.offset_

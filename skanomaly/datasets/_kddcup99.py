@@ -294,9 +294,12 @@ def fetch_kddcup99(
         telling which file to get and where to put it.
     cache : bool, default=True
         If True, the parsed file is cached as ``kddcup99_10percent_cache.npz`` in the data
-        home (created if needed) and reused while it is newer than the source file. If the
-        folder is not writable, a warning is emitted and loading goes on. False neither
-        reads nor writes the cache.
+        home (created if needed) and reused while it is newer than the source file. A cache
+        that cannot be read (truncated, damaged, or holding other arrays than expected) is
+        rebuilt from the source with a warning. The cache is written to a temporary file and
+        renamed in one step; temporary files left by a write that was killed are removed at
+        the next write. If the folder is not writable, a warning is emitted and loading goes
+        on. False neither reads nor writes the cache.
 
     Returns
     -------
@@ -329,7 +332,8 @@ def fetch_kddcup99(
     FileNotFoundError
         If none of the accepted files is in the data home.
     ValueError
-        If the file is not in the KDD Cup 1999 format.
+        If the file is not in the KDD Cup 1999 format, or is truncated or damaged (the
+        message names the file and how to get a good copy).
 
     Examples
     --------
