@@ -250,6 +250,18 @@ def test_usage_errors_exit_2_with_one_message(tmp_path, capsys, setup, args, mes
         assert str(out / "results.csv") in err
 
 
+def test_cli_runs_a_study_file(tmp_path, capsys):
+    study = tmp_path / "study.toml"
+    study.write_text('protocol = "novelty"\ndatasets = ["thyroid"]\nseeds = [0]\n\n'
+                     '[detectors."IsolationForest-10"]\nestimator = "IsolationForest"\n'
+                     'params = { n_estimators = 10 }\n')
+    assert main(["benchmark", "--study", str(study), "-q"]) == 0
+    assert "| IsolationForest-10 | 1/1 |" in capsys.readouterr().out
+    assert sorted(read_results(tmp_path)["detector"]) == ["IsolationForest", "IsolationForest-10"]
+    assert main(["benchmark", "--study", str(study), "--seeds", "1", "-q"]) == 2
+    assert "drop --seeds" in capsys.readouterr().err
+
+
 def test_report_usage_errors(tmp_path, capsys):
     assert main(["report", str(tmp_path / "missing")]) == 2
     assert main(["report", str(tmp_path)]) == 2

@@ -7,16 +7,23 @@ Python API::
                             seeds=[0, 1, 2, 3, 4], n_jobs=2, output_dir="docs/benchmarks/tabular")
     print(summarize(results))
 
+Every finished run goes into the output folder's run store (``runs.sqlite``, :class:`RunStore`) the moment it
+finishes; ``results.csv`` and ``summary.md`` are its exports. Runs stored with ``status="ok"`` are skipped, so an
+interrupted benchmark resumes. Runs execute in this process, in joblib processes (``n_jobs``) or on a
+``dask.distributed`` cluster (``scheduler``).
+
 Command line (``skanomaly`` console script, or ``python -m skanomaly``)::
 
     skanomaly demo
     skanomaly benchmark --detectors AutoEncoderDetector --datasets thyroid arrhythmia --seeds 0 1 2 3 4 \\
         --n-jobs 2 --output docs/benchmarks/tabular --set AutoEncoderDetector.max_epochs=20
+    skanomaly benchmark --study docs/benchmarks/tabular/study.toml --scheduler local
+    skanomaly report docs/benchmarks/tabular
     skanomaly datasets
     skanomaly detectors
 
 New detectors are registered with one line (see :func:`register_detector`), their dataset presets in
-:data:`PRESETS`.
+:data:`PRESETS`; detectors of other libraries run behind an adapter (:mod:`skanomaly.benchmarks.adapters`).
 """
 
 import importlib
@@ -52,6 +59,9 @@ _LOCATIONS = {
     "read_results": "results",
     "RunStore": "store",
     "StoreError": "store",
+    "Study": "study",
+    "StudyError": "study",
+    "load_study": "study",
     "format_mean_sd": "report",
     "markdown_table": "report",
     "summarize": "report",

@@ -99,16 +99,26 @@ def environment_info():
 
 @contextmanager
 def _thread_limit(n_threads):
-    """Run with ``n_threads`` torch intra-op threads and BLAS/OpenMP threads, then restore the previous counts."""
+    """Run with ``n_threads`` torch intra-op threads and BLAS/OpenMP threads.
+
+    In a process's main thread the previous counts are restored afterwards. In other threads (a Dask worker's
+    task threads) the counts stay set: they are per process, so restoring them when one task ends would change
+    them under a task still running beside it.
+    """
     from threadpoolctl import threadpool_limits
 
     try:
         import torch
     except ImportError:  # pragma: no cover
         torch = None
+    restore = threading.current_thread() is threading.main_thread()
     previous = torch.get_num_threads() if torch is not None else None
     if torch is not None:
         torch.set_num_threads(n_threads)
+    if not restore:
+        threadpool_limits(limits=n_threads)
+        yield
+        return
     try:
         with threadpool_limits(limits=n_threads):
             yield
