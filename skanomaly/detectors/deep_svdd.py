@@ -228,27 +228,18 @@ class DeepSVDDDetector(BaseDetector):
         self.verbose = verbose
 
     def _fit_networks(self, X, y, seed):
-        if self.image_shape_ is None:
-            encoder = MLP(X.shape[1], self._check_layer_sizes("hidden_layer_sizes"), self.latent_dim,
-                          activation=self.activation)
-        else:
-            encoder = ConvEncoder(self.image_shape_, self.latent_dim, base_channels=self.base_channels,
-                                  activation=self.activation, batch_norm=False)
-        self.net_ = _DeepSVDDNet(_Hypersphere(encoder, self.latent_dim), objective=self.objective, nu=self.nu,
-                                 radius_warmup_epochs=self.radius_warmup_epochs, center_eps=self.center_eps,
-                                 optimizer=torch.optim.Adam, lr=self.lr, optimizer__weight_decay=self.weight_decay,
-                                 max_epochs=self.max_epochs, **self._net_kwargs(seed))
+        self.net_ = self._build_networks(optimizer=torch.optim.Adam, lr=self.lr, max_epochs=self.max_epochs,
+                                         optimizer__weight_decay=self.weight_decay, **self._net_kwargs(seed))
         self.net_.fit(X.astype(np.float32))
         self.center_ = self.net_.module_.center.detach().cpu().numpy().astype(np.float64)
         self.radius_ = float(self.net_.module_.radius)
 
-    def _build_networks(self):
-        """A net of untrained networks of the fitted architecture, for :func:`skanomaly.io.load`."""
-        if self.image_shape_ is None:
-            encoder = MLP(self.n_features_in_, self._check_layer_sizes("hidden_layer_sizes"), self.latent_dim,
-                          activation=self.activation)
-        else:
-            encoder = ConvEncoder(self.image_shape_, self.latent_dim, base_channels=self.base_channels,
-                                  activation=self.activation, batch_norm=False)
+    def _build_networks(self, **net_kwargs):
+        """The net of untrained networks of the fitted architecture: ``fit`` trains it, :func:`skanomaly.io.load`
+        fills it with stored weights."""
+        encoder = (MLP(self.n_features_in_, self._check_layer_sizes("hidden_layer_sizes"), self.latent_dim,
+                       activation=self.activation) if self.image_shape_ is None
+                   else ConvEncoder(self.image_shape_, self.latent_dim, base_channels=self.base_channels,
+                                    activation=self.activation, batch_norm=False))
         return _DeepSVDDNet(_Hypersphere(encoder, self.latent_dim), objective=self.objective, nu=self.nu,
-                            radius_warmup_epochs=self.radius_warmup_epochs, center_eps=self.center_eps)
+                            radius_warmup_epochs=self.radius_warmup_epochs, center_eps=self.center_eps, **net_kwargs)
