@@ -293,7 +293,7 @@ class DetectorNet(NeuralNet):
         callbacks += [(name, PassthroughScoring(name=name, lower_is_better=lower_is_better, on_train=True))
                       for name in ("train_loss", *self.loss_terms)]
         # The guard runs after the log, so that the epoch that stopped training is shown.
-        callbacks.append(("print_log", PrintLog(sink=_print_flushed) if self.verbose else PrintLog()))
+        callbacks.append(("print_log", PrintLog()))  # prints (and flushes) at verbose >= 1
         callbacks.append(("divergence_guard", DivergenceGuard()))
         if self.verbose >= 2:
             callbacks.append(("progress_bar", ProgressBar()))
