@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+from sklearn.utils import Bunch
 
 __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "ModelFormatError", "load", "save"]
 
@@ -107,8 +108,11 @@ class _Writer:
     def __init__(self):
         self.tensors = {}
         self.narrowed = []  # float64 tensors stored as float32 because every value is a float32
+        self.estimators = {}  # id -> (where, estimator): an estimator met again is stored as a reference
 
     def tensor(self, key, value):
+        if key in self.tensors:
+            raise ModelFormatError(f"{key}: two entries would share this tensor name.")
         value = value.detach().to("cpu")
         if value.dtype == torch.float64 and torch.equal(value.to(torch.float32).to(torch.float64), value):
             value = value.to(torch.float32)
@@ -117,6 +121,10 @@ class _Writer:
         return key
 
     def estimator(self, estimator, where, *, fitted):
+        if fitted and id(estimator) in self.estimators:  # e.g. ScoreCombinationDetector's named_estimators_
+            return {"type": "estimator_ref", "path": self.estimators[id(estimator)][0]}
+        if fitted:
+            self.estimators[id(estimator)] = (where, estimator)
         name = type(estimator).__name__
         if _estimator_classes().get(name) is not type(estimator):
             raise ModelFormatError(
@@ -193,11 +201,12 @@ class _Writer:
                                                for i, v in enumerate(value)]}
         if isinstance(value, list):
             return [self.value(v, f"{where}[{i}]", nested_fitted=nested_fitted) for i, v in enumerate(value)]
-        if isinstance(value, dict):
+        if type(value) in (dict, Bunch):
             if not all(isinstance(k, str) for k in value):
                 raise ModelFormatError(f"{where}: a dict with keys that are not strings cannot be stored.")
-            return {"type": "dict", "items": {k: self.value(v, f"{where}[{k!r}]", nested_fitted=nested_fitted)
-                                              for k, v in value.items()}}
+            return {"type": "dict" if type(value) is dict else "bunch",
+                    "items": {k: self.value(v, f"{where}[{k!r}]", nested_fitted=nested_fitted)
+                              for k, v in value.items()}}
         if isinstance(value, np.ndarray):
             return self.array(value, where)
         if isinstance(value, torch.Tensor):
@@ -414,6 +423,7 @@ class _Reader:
         self.device = device
         self.used = set()
         self.classes = _estimator_classes()
+        self.estimators = {}  # where -> fitted estimator read there, for estimator_ref entries
 
     def error(self, where, message):
         return ModelFormatError(f"{self.source}: {where}: {message}")
@@ -456,6 +466,7 @@ class _Reader:
             except (ValueError, TypeError) as exc:
                 raise self.error(f"{where}.params", f"invalid parameters for {name}: {exc}") from exc
         if node["fitted"] is not None:
+            self.estimators[where] = estimator
             self.fitted(estimator, node["fitted"], f"{where}")
         return estimator
 
@@ -571,11 +582,17 @@ class _Reader:
             if not isinstance(node["items"], list):
                 raise self.error(where, "tuple items must be a list.")
             return tuple(self.value(v, f"{where}[{i}]") for i, v in enumerate(node["items"]))
-        if kind == "dict":
+        if kind in ("dict", "bunch"):
             _expect_keys(node, where, ("type", "items"))
             if not isinstance(node["items"], dict):
                 raise self.error(where, "dict items must be an object.")
-            return {k: self.value(v, f"{where}[{k!r}]") for k, v in node["items"].items()}
+            items = {k: self.value(v, f"{where}[{k!r}]") for k, v in node["items"].items()}
+            return items if kind == "dict" else Bunch(**items)
+        if kind == "estimator_ref":
+            _expect_keys(node, where, ("type", "path"))
+            if node["path"] not in self.estimators:
+                raise self.error(where, f"reference to {node['path']!r}, which is no estimator read before it.")
+            return self.estimators[node["path"]]
         if kind == "ndarray":
             return self.array(node, where)
         if kind == "tensor":

@@ -457,3 +457,26 @@ def test_save_replaces_a_file_in_one_step(tmp_path, autoencoder_file):
     io.save(model, path)
     assert [p.name for p in tmp_path.iterdir()] == ["m.skan"]
     assert io.load(path).offset_ == model.offset_
+
+
+def test_members_shared_between_attributes_are_stored_once(tmp_path):
+    from sklearn.utils import Bunch
+
+    from skanomaly.ensemble import ScoreCombinationDetector
+
+    X = _data("rows")
+    model = ScoreCombinationDetector([("ae", AutoEncoderDetector(hidden_layer_sizes=(8,), **TINY)),
+                                      ("svdd", DeepSVDDDetector(hidden_layer_sizes=(8,), latent_dim=2, **TINY))])
+    model.fit(X)
+    path = tmp_path / "m.skan"
+    io.save(model, path)
+    loaded = io.load(path)
+    np.testing.assert_array_equal(loaded.score_samples(X), model.score_samples(X))
+    assert isinstance(loaded.named_estimators_, Bunch)
+    assert loaded.named_estimators_.ae is loaded.estimators_[0]
+    # a reference to an estimator the file does not hold is refused
+    members = _members(path)
+    _write(path, _with_json(members, lambda d: _attributes(d)["named_estimators_"]["items"]["ae"].__setitem__(
+        "path", "estimator.elsewhere")))
+    with pytest.raises(io.ModelFormatError, match="no estimator read before it"):
+        io.load(path)
