@@ -685,7 +685,7 @@ class BaseDetector(OffsetThresholdMixin, OutlierMixin, BaseEstimator, metaclass=
         X = validate_data(self, X, reset=reset, dtype=np.float64 if reset else [np.float64, np.float32],
                           ensure_min_samples=2 if reset else 1)
         if reset:
-            largest = np.abs(X).max()
+            largest = max(float(X.max()), -float(X.min()))  # no |X| copy
             if largest > np.finfo(np.float32).max:
                 raise ValueError(
                     f"X contains values up to {largest:.3g}, beyond the float32 range the networks train in; "
