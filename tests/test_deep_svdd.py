@@ -168,3 +168,17 @@ def test_the_detector_is_written_in_at_most_80_lines_of_code():
     counted = {lines[i - 1].strip() for i in _code_lines(deep_svdd.__file__)}
     assert 'self.register_buffer("center", torch.zeros(latent_dim))' in counted
     assert not any(line.startswith('"""') for line in counted)
+
+
+def test_pyod_baseline_is_sized_from_the_training_data(blobs):
+    pytest.importorskip("pyod")
+    from skanomaly.benchmarks.registry import get_detector_spec
+
+    X_train, X_test, y_test = blobs
+    adapter = get_detector_spec("PyOD-DeepSVDD").build("thyroid", 0, epochs=5)
+    assert adapter.detector.n_features is None and adapter.detector.preprocessing is False
+    scores = adapter.fit(X_train).score_samples(X_test)
+    assert adapter.detector_.n_features == X_train.shape[1] and adapter.detector.n_features is None
+    assert roc_auc_score(y_test, -scores) > 0.9
+    # PyOD averages its centre over rows shuffled with NumPy's global generator, in float32: refits agree to rounding.
+    np.testing.assert_allclose(adapter.fit(X_train).score_samples(X_test), scores, rtol=1e-5)
