@@ -490,3 +490,48 @@ def test_every_detector_has_a_round_trip_case():
     assert set(detectors.__all__) <= covered
     for name in detectors.__all__:
         assert callable(getattr(getattr(detectors, name), "_build_networks", None)), name
+
+
+_CPU_ONLY_CHILD = """
+import sys, warnings
+from pathlib import Path
+import joblib, numpy as np, torch
+from skanomaly import io
+
+assert not torch.cuda.is_available()
+folder = Path(sys.argv[1])
+X = np.load(folder / "X.npy")
+safe = io.load(folder / "m.skan")
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    pickled = joblib.load(folder / "m.joblib")
+for model in (safe, pickled):
+    assert model.device_ == torch.device("cpu"), model.device_
+np.save(folder / "safe.npy", safe.score_samples(X))
+np.save(folder / "pickled.npy", pickled.score_samples(X))
+"""
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_model_fitted_on_cuda_loads_in_a_process_without_cuda(tmp_path):
+    import os
+
+    X = _data("rows")
+    model = AutoEncoderDetector(hidden_layer_sizes=(16,), max_epochs=2, random_state=0, device="cuda").fit(X)
+    assert model.device_.type == "cuda"
+    cuda_scores = model.score_samples(X)
+    io.save(model, tmp_path / "m.skan")
+    joblib.dump(model, tmp_path / "m.joblib")
+    np.save(tmp_path / "X.npy", X)
+    same_device = io.load(tmp_path / "m.skan")
+    assert same_device.device_.type == "cuda"
+    np.testing.assert_array_equal(same_device.score_samples(X), cuda_scores)
+
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
+    result = subprocess.run([sys.executable, "-c", _CPU_ONLY_CHILD, str(tmp_path)], capture_output=True, text=True,
+                            env=env, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    safe, pickled = np.load(tmp_path / "safe.npy"), np.load(tmp_path / "pickled.npy")
+    np.testing.assert_array_equal(safe, pickled)  # the same float64 weights on the same device
+    np.testing.assert_allclose(safe, cuda_scores, rtol=1e-9, atol=1e-12)  # float64 kernels of two devices
