@@ -244,7 +244,9 @@ def main(argv=None):
             return 0
         results = _benchmark(args, parser)
     except KeyboardInterrupt:
-        print(f"skanomaly {args.command}: interrupted", file=sys.stderr)
+        if getattr(args, "quiet", False):  # otherwise the runner has said it, with how to resume
+            print(f"skanomaly {args.command}: interrupted; the same command resumes (stored runs are skipped)",
+                  file=sys.stderr)
         return _INTERRUPTED
     except ValueError as exc:
         print(f"skanomaly {args.command}: error: {exc}", file=sys.stderr)
