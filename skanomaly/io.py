@@ -11,7 +11,7 @@
 
 :func:`load` executes nothing it reads: no pickle, no ``torch.load``, no ``eval``, no import by a name found in
 the file. Classes come from a fixed list of skanomaly estimators; the networks are rebuilt from the
-constructor parameters and fitted shapes by the detector's own ``_build_networks`` (the code ``fit`` uses),
+constructor parameters and fitted shapes by the detector's ``_build_networks`` (which builds them as ``fit`` does),
 first on torch's ``meta`` device (no memory, no random numbers), then their state is checked key by key and
 shape by shape against the file before any value is copied. Any entry that is unknown, missing, of the wrong
 type or shape, a member added to the archive, or a checksum that does not match raises
