@@ -20,8 +20,10 @@ _LAZY_NAMES = {
     "DeepSVDDDetector": "skanomaly.detectors.deep_svdd",
     "MirroredAEDetector": "skanomaly.detectors.mirrored_ae",
     "OMASGANDetector": "skanomaly.detectors.omasgan",
+    "ScoreCombinationDetector": "skanomaly.ensemble",
     "SeedEnsembleDetector": "skanomaly.ensemble",
     "TrainingDivergedError": "skanomaly.exceptions",
+    "recommended_detector": "skanomaly.recommend",
 }
 
 __all__ = [*_LAZY_NAMES, "__version__"]

@@ -247,7 +247,10 @@ class ScoreCombinationDetector(OffsetThresholdMixin, OutlierMixin, MetaEstimator
 
     Normalisations:
 
-    ``"rank"`` (default)
+    ``"standard"`` (default)
+        ``(score - mean) / std`` of the member's training scores. A member that puts a row far out weighs
+        in proportion to how far out it puts it.
+    ``"rank"``
         The position of a score among the member's training scores: the mid-rank of the training scores
         in (0, 1), linearly interpolated between them. Below the lowest (above the highest) training score
         it continues linearly with a slope of ``1 / (n_train * std)`` (``std`` the standard deviation of
@@ -255,13 +258,15 @@ class ScoreCombinationDetector(OffsetThresholdMixin, OutlierMixin, MetaEstimator
         combined score stays about the same in rank units. One member with heavy-tailed scores therefore
         cannot outvote the others, and the combined score reads as "how many training rows look more
         anomalous than this one".
-    ``"standard"``
-        ``(score - mean) / std`` of the member's training scores. Far outliers weigh in proportion to
-        how far out the member puts them, so a member with a long tail on the test data dominates the
-        combination.
 
-    Both are measured against each other in the library's tabular recommendation study
-    (``docs/benchmarks/recommendation/``).
+    Standardisation is the default because it ranked better on the library's tabular recommendation study
+    (``docs/benchmarks/recommendation/``: novelty protocol, seeds 0-4, Thyroid, Arrhythmia, KDD Cup 99 and
+    ADBench's four synthetic anomaly types on five sets of normal rows): mean rank score 12.9 for the
+    standardised combinations against 15.1 for the rank ones (lower is better), and the standardised variant
+    scored better for each of the six member sets tried, with either combination rule. Ranks throw away how far beyond
+    the training rows a member puts a row: when one member (LocalOutlierFactor on KDD Cup 99) ranks poorly,
+    the rank mean cannot let the confident member outvote it (IsolationForest + LocalOutlierFactor on KDD Cup
+    99: F1@k 0.879 standardised, 0.516 ranked).
 
     Combinations (over the mapped scores, higher = more normal):
 
@@ -277,7 +282,7 @@ class ScoreCombinationDetector(OffsetThresholdMixin, OutlierMixin, MetaEstimator
         The members, by name. A member may be ``"drop"`` (left out), and nested parameters are reached as
         ``<name>__<parameter>`` by :meth:`get_params` and :meth:`set_params`, as in
         :class:`~sklearn.ensemble.VotingClassifier`.
-    normalization : {"rank", "standard"}, default="rank"
+    normalization : {"standard", "rank"}, default="standard"
         How each member's scores are put on the common scale (see above).
     combination : {"mean", "max"}, default="mean"
         How the mapped member scores are combined (see above).
@@ -345,8 +350,8 @@ class ScoreCombinationDetector(OffsetThresholdMixin, OutlierMixin, MetaEstimator
         "n_jobs": [Integral, None],
     }
 
-    def __init__(self, estimators, *, normalization="rank", combination="mean", weights=None, contamination=0.1,
-                 n_jobs=None):
+    def __init__(self, estimators, *, normalization="standard", combination="mean", weights=None,
+                 contamination=0.1, n_jobs=None):
         self.estimators = estimators
         self.normalization = normalization
         self.combination = combination

@@ -40,7 +40,7 @@ def data():
 @pytest.fixture(scope="module")
 def fitted(data):
     X_train, _, _ = data
-    return ScoreCombinationDetector(_members()).fit(X_train)
+    return ScoreCombinationDetector(_members(), normalization="rank").fit(X_train)
 
 
 def test_members_are_fitted_clones_on_the_same_rows(data, fitted):
@@ -85,9 +85,10 @@ def test_lof_members_are_normalised_with_their_leave_self_out_training_scores(da
     assert biased.mean() > lof.negative_outlier_factor_.mean()
 
 
-def test_standard_normalisation_and_the_combination_rules(data):
+def test_standard_normalisation_is_the_default_and_the_combination_rules(data):
     X_train, X_test, _ = data
-    model = ScoreCombinationDetector(_members(), normalization="standard").fit(X_train)
+    model = ScoreCombinationDetector(_members()).fit(X_train)
+    assert model.normalization == "standard"
     raw = np.column_stack([m.score_samples(X_test) for m in model.estimators_])
     z = (raw - model.score_means_) / model.score_scales_
     np.testing.assert_allclose(model.member_scores(X_test), z)
@@ -223,3 +224,25 @@ def test_a_member_with_non_finite_scores_is_named(data):
     model = ScoreCombinationDetector([("broken", _NaNDetector(n_estimators=5, random_state=0))])
     with pytest.raises(ValueError, match="member 'broken'.*non-finite"):
         model.fit(X_train)
+
+
+def test_recommended_detector_reproduces_its_committed_development_row():
+    """Thyroid, split seed 0: the recommended detector gives the row of the study that chose it."""
+    from pathlib import Path
+
+    from skanomaly import recommended_detector
+    from skanomaly.datasets import load_thyroid
+    from skanomaly.metrics import precision_recall_f1_at_k
+    from skanomaly.model_selection import novelty_train_test_split
+
+    results = Path(__file__).resolve().parents[1] / "docs" / "benchmarks" / "recommendation" / "results.csv"
+    rows = pd.read_csv(results, keep_default_na=False)
+    row = rows[(rows.dataset == "thyroid") & (rows.seed == 0) & (rows.detector == "IF+LOF (standard, mean)")]
+    assert len(row) == 1
+    X, y = load_thyroid(return_X_y=True)
+    X_train, X_test, _, y_test = novelty_train_test_split(X, y, random_state=0)
+    model = recommended_detector(random_state=0).fit(X_train)
+    assert isinstance(model, ScoreCombinationDetector) and model.normalization == "standard"
+    anomaly_score = -model.score_samples(X_test)
+    assert anomaly_roc_auc(y_test, anomaly_score) == pytest.approx(row.roc_auc.iloc[0], rel=1e-5)
+    assert precision_recall_f1_at_k(y_test, anomaly_score, 0.025)[2] == pytest.approx(row.f1_at_k.iloc[0], rel=1e-5)

@@ -32,8 +32,6 @@ import numbers
 
 import numpy as np
 from scipy.special import ndtr, ndtri
-from scipy.stats import rankdata
-from sklearn.mixture import GaussianMixture
 from sklearn.utils import check_array, check_random_state
 
 from ._base import _check_positive_int
@@ -49,6 +47,8 @@ _DISCRETE_MAX_VALUES = 20
 
 def _fit_mixture(X, max_components, rng):
     """Gaussian mixture (full covariances) with the number of components of lowest BIC in 1..max_components."""
+    from sklearn.mixture import GaussianMixture  # imported on use: loading skanomaly.datasets stays light
+
     best, best_bic = None, np.inf
     for n_components in range(1, min(max_components, X.shape[0]) + 1):
         mixture = GaussianMixture(n_components=n_components, covariance_type="full", reg_covar=1e-6,
@@ -88,6 +88,8 @@ def _marginal_quantiles(X):
 
 def _copula_correlation(X):
     """Correlation of the normal scores ``Phi^-1(rank / (n + 1))`` of every feature (constant features: 0)."""
+    from scipy.stats import rankdata  # imported on use: loading skanomaly.datasets stays light
+
     n_samples = X.shape[0]
     z = ndtri(rankdata(X, axis=0) / (n_samples + 1.0))
     scale = z.std(axis=0)
