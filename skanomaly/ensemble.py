@@ -217,7 +217,10 @@ def _training_scores(member, X):
 def _fit_named_member(name, estimator, X, y):
     """Fit a clone of one member; return it with its training scores (finite, float64)."""
     member = clone(estimator)
-    member.fit(X, y)
+    try:
+        member.fit(X, y)
+    except TrainingDivergedError as error:
+        raise TrainingDivergedError(f"ScoreCombinationDetector member {name!r}: {error}") from error
     scores = _training_scores(member, X)
     if scores.shape != (X.shape[0],) or not np.all(np.isfinite(scores)):
         raise ValueError(f"member {name!r} ({type(estimator).__name__}) gave "
@@ -435,7 +438,16 @@ class ScoreCombinationDetector(OffsetThresholdMixin, OutlierMixin, MetaEstimator
         -------
         self : ScoreCombinationDetector
             The fitted combination.
+
+        Notes
+        -----
+        Atomic: when a member's fit raises (or the fit is interrupted), the combination is left unfitted.
         """
+        with unfitted_on_failure(self):
+            self._fit(X, y)
+        return self
+
+    def _fit(self, X, y):
         members, self.weights_ = self._check_members()
         X = validate_data(self, X, ensure_min_samples=2)
         fitted = Parallel(n_jobs=self.n_jobs)(
@@ -451,7 +463,6 @@ class ScoreCombinationDetector(OffsetThresholdMixin, OutlierMixin, MetaEstimator
         self._rank_positions = [_rank_reference(scores) for scores in train_scores]
         self._n_train = X.shape[0]
         self.offset_ = float(np.percentile(self.score_samples(X), 100.0 * self.contamination))
-        return self
 
     def _normalize(self, j, scores):
         """Map member ``j``'s raw scores onto the common scale."""

@@ -246,3 +246,27 @@ def test_recommended_detector_reproduces_its_committed_development_row():
     anomaly_score = -model.score_samples(X_test)
     assert anomaly_roc_auc(y_test, anomaly_score) == pytest.approx(row.roc_auc.iloc[0], rel=1e-5)
     assert precision_recall_f1_at_k(y_test, anomaly_score, 0.025)[2] == pytest.approx(row.f1_at_k.iloc[0], rel=1e-5)
+
+
+class _DivergingDetector(IsolationForest):
+    def fit(self, X, y=None):
+        from skanomaly.exceptions import TrainingDivergedError
+
+        raise TrainingDivergedError("loss became nan")
+
+
+def test_a_failed_fit_leaves_the_combination_unfitted_and_names_the_member(data):
+    from sklearn.exceptions import NotFittedError
+
+    from skanomaly.exceptions import TrainingDivergedError
+
+    X_train, X_test, _ = data
+    model = ScoreCombinationDetector(_members()).fit(X_train)
+    model.set_params(lof=_DivergingDetector())
+    with pytest.raises(TrainingDivergedError, match="member 'lof': loss became nan"):
+        model.fit(X_train)
+    assert not hasattr(model, "estimators_") and not hasattr(model, "offset_")
+    with pytest.raises(NotFittedError):
+        model.score_samples(X_test)
+    model.set_params(lof=LocalOutlierFactor(novelty=True)).fit(X_train)  # a refit works again
+    assert model.score_samples(X_test).shape == (len(X_test),)
