@@ -1,13 +1,28 @@
 """
-Thyroid: an autoencoder beside IsolationForest under the top-k% protocol
-========================================================================
+Thyroid: two detectors beside IsolationForest, scored the benchmark's way
+=========================================================================
 
-The tabular novelty protocol of the DAGMM/ALAD papers on the embedded ODDS Thyroid data: a random 50/50 split,
-anomalies removed from the training half, min-max scaling fitted on the training half, and precision/recall/F1
-of the anomaly class when the 2.5 % highest anomaly scores of the test half are flagged.
+The tabular novelty protocol of the DAGMM/ALAD papers on the ODDS Thyroid data that ships with skanomaly: a
+random 50/50 split, anomalies removed from the training half, min-max scaling fitted on the training half, and
+precision/recall/F1 of the anomaly class when the 2.5 % highest anomaly scores of the test half are flagged.
 
-Run: ``python examples/plot_thyroid_detectors.py`` (needs matplotlib: ``pip install "skanomaly[plot]"``).
+Three detectors are fitted on the same split: the plain :class:`~skanomaly.detectors.AutoEncoderDetector`, the
+:class:`~skanomaly.detectors.MirroredAEDetector` with its Thyroid preset, and scikit-learn's
+:class:`~sklearn.ensemble.IsolationForest`, the reference of every benchmark page. The figures show their
+ROC and precision-recall curves on one axis, the autoencoder's score histogram with its threshold, and the
+Mirrored AE's loss terms per epoch.
+
+**Run time:** 14 s of CPU time on one core (measured with ``OMP_NUM_THREADS=1``); the Mirrored AE trains 20
+of its preset's 100 epochs. ``SKANOMALY_FULL=1`` trains the full preset, as the benchmark does.
 """
+
+# %%
+# One split, three detectors
+# --------------------------
+# Each detector sits in a pipeline behind :class:`~sklearn.preprocessing.MinMaxScaler`, which is fitted on the
+# training half only. Min-max scaling is what the benchmarks use: standardising the features instead lowered
+# Thyroid's F1 (see :doc:`/protocols`).
+import os
 
 import matplotlib.pyplot as plt
 from sklearn.ensemble import IsolationForest
@@ -15,28 +30,61 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import MinMaxScaler
 
 from skanomaly.datasets import load_thyroid
-from skanomaly.detectors import AutoEncoderDetector
+from skanomaly.detectors import AutoEncoderDetector, MirroredAEDetector
+from skanomaly.detectors.presets import get_preset
 from skanomaly.metrics import anomaly_report
 from skanomaly.model_selection import novelty_train_test_split
-from skanomaly.plotting import plot_roc, plot_score_histogram
+from skanomaly.plotting import plot_precision_recall, plot_roc, plot_score_histogram, plot_training_history
+
+FULL = os.environ.get("SKANOMALY_FULL") == "1"  # the benchmark's training budget
+SMOKE = os.environ.get("SKANOMALY_SMOKE") == "1"  # a few epochs: checks that the script runs, nothing more
 
 data = load_thyroid()
 X_train, X_test, _, y_test = novelty_train_test_split(data.data, data.target, random_state=0)
+print(f"training rows: {len(X_train)} (all normal), test rows: {len(X_test)} "
+      f"({y_test.mean():.1%} anomalies)")
 
+mirrored = get_preset("MirroredAEDetector", "thyroid")
+autoencoder = get_preset("AutoEncoderDetector", "thyroid")
+if not FULL:
+    mirrored["max_epochs"] = 2 if SMOKE else 20
+    autoencoder["max_epochs"] = 2 if SMOKE else autoencoder["max_epochs"]
 detectors = {
-    "AutoEncoderDetector": AutoEncoderDetector(random_state=0),
+    "AutoEncoderDetector": AutoEncoderDetector(**autoencoder, random_state=0),
+    "MirroredAEDetector": MirroredAEDetector(**mirrored, random_state=0),
     "IsolationForest": IsolationForest(random_state=0),
 }
-anomaly_scores = {}
+models, anomaly_scores = {}, {}
 for name, detector in detectors.items():
-    model = make_pipeline(MinMaxScaler(), detector).fit(X_train)
-    anomaly_scores[name] = -model.score_samples(X_test)  # higher = more anomalous
+    models[name] = make_pipeline(MinMaxScaler(), detector).fit(X_train)
+    anomaly_scores[name] = -models[name].score_samples(X_test)  # higher = more anomalous
     report = anomaly_report(y_test, anomaly_scores[name], k=data.anomaly_ratio)
     print(f"{name:20s} " + "  ".join(f"{key}={value:.3f}" for key, value in report.items()))
 
-fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+# %%
+# ROC and precision-recall curves
+# -------------------------------
+# With 2.5 % anomalies the precision-recall curve separates detectors that look close on the ROC curve.
+fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
 plot_roc(y_test, anomaly_scores, ax=axes[0])
-plot_score_histogram(y_test, anomaly_scores["AutoEncoderDetector"], ax=axes[1])
-axes[1].set_title("AutoEncoderDetector scores on the test half")
+plot_precision_recall(y_test, anomaly_scores, ax=axes[1])
 fig.tight_layout()
+
+# %%
+# Where the threshold falls
+# -------------------------
+# ``predict`` flags a row when its score crosses ``offset_``, the ``contamination`` quantile of the training
+# scores (here 10 %). On the anomaly-score axis the threshold is ``-offset_``. Counts are on a log scale: most
+# normal rows sit near the lowest score.
+ae = models["AutoEncoderDetector"][-1]
+ax = plot_score_histogram(y_test, anomaly_scores["AutoEncoderDetector"], threshold=-ae.offset_)
+ax.set_title("AutoEncoderDetector on the Thyroid test half")
+
+# %%
+# Every loss term of the Mirrored AE, per epoch
+# ---------------------------------------------
+# ``history_`` holds one row per epoch and one column per loss term. The Mirrored AE keeps the epoch with the
+# lowest mean training feature-L1 after its warm-up (``train_feature_l1``); no label is used.
+axes = plot_training_history(models["MirroredAEDetector"][-1], n_cols=4)
+axes[0].figure.tight_layout()
 plt.show()

@@ -1,0 +1,205 @@
+"""Sphinx extension: tables, figures and study listings of the benchmark pages, built from the committed results.
+
+At ``builder-inited`` it reads ``docs/benchmarks/<folder>/results.csv`` of every protocol folder and writes, into
+``docs/generated/benchmarks/<folder>/`` (ignored by git, excluded from the page search):
+
+- ``results.md``: the figure, then per dataset a table of the headline detectors and one of every
+  configuration in the file, each cell the mean ± sd over seeds (per-class protocols: averaged over the classes first);
+- ``figure.png``: F1@k and AUROC with their spread over seeds (tabular), or per-class AUROC bars (per-class);
+- ``studies.md``: each study file of the folder, shown in full, with the command that runs it.
+
+The pages (``docs/benchmarks/<folder>/index.md``) pull these in with ``{include}``, so no number on them is
+typed by hand.
+"""
+
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+DOCS = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(DOCS / "benchmarks"))
+
+from make_readme_table import COLUMNS, PER_CLASS, SETTING_BY_FOLDER, load_results, per_seed  # noqa: E402
+
+FOLDERS = ["tabular", "mnist_one_class", "mnist_loo", "fashion_mnist_one_class", "synthetic_2d"]
+METRICS = {"roc_auc": "AUROC", "average_precision": "AP", "f1_at_k": "F1@k"}
+OUTPUT = DOCS / "generated" / "benchmarks"
+
+
+def _cell(values):
+    if len(values) == 0:
+        return "—"
+    if len(values) == 1:
+        return f"{values.mean():.3f}"
+    return f"{values.mean():.3f} ± {values.std(ddof=1):.3f}"
+
+
+def _headline(folder, results, dataset):
+    """Detector names of the headline columns present for ``dataset``, with their column labels."""
+    present = set(results.loc[results["dataset"] == dataset, "detector"])
+    names = {}
+    for label, detector in COLUMNS.items():
+        name = SETTING_BY_FOLDER.get((folder, detector), detector)
+        if name in present:
+            names[name] = label
+    return names
+
+
+def _summary(rows, metrics):
+    """Per detector: seeds, and mean ± sd over seeds of each metric; sorted by the first metric."""
+    records = []
+    for detector, group in rows.groupby("detector"):
+        values = {metric: per_seed(group, metric) for metric in metrics}
+        first = values[metrics[0]]
+        record = {"detector": detector, "seeds": ", ".join(str(int(s)) for s in sorted(first.index)),
+                  "_sort": first.mean()}
+        record.update({METRICS[metric]: _cell(values[metric]) for metric in metrics})
+        if not set(group["protocol"]) & PER_CLASS:
+            record["fit s (median)"] = f"{group['fit_seconds'].median():.1f}"
+        records.append(record)
+    frame = pd.DataFrame(records).sort_values("_sort", ascending=False).drop(columns="_sort")
+    return frame
+
+
+def _markdown(frame, bold_column):
+    header = "| " + " | ".join(frame.columns) + " |"
+    lines = [header, "|" + "---|" * len(frame.columns)]
+    best = frame[bold_column].iloc[0] if len(frame) else None
+    for _, row in frame.iterrows():
+        cells = [f"`{value}`" if column == "detector" else str(value) for column, value in row.items()]
+        if row[bold_column] == best:
+            index = list(frame.columns).index(bold_column)
+            cells[index] = f"**{cells[index]}**"
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def _per_class_table(rows, names):
+    """Headline detectors x classes: AUROC averaged over seeds."""
+    table = rows[rows["detector"].isin(names)].groupby(["detector", "class"])["roc_auc"].mean().unstack()
+    table.index = [names[name] for name in table.index]
+    table.columns = [str(int(c)) for c in table.columns]
+    lines = ["| detector | " + " | ".join(table.columns) + " |", "|" + "---|" * (len(table.columns) + 1)]
+    for label, row in table.iterrows():
+        lines.append(f"| {label} | " + " | ".join("—" if pd.isna(v) else f"{v:.3f}" for v in row) + " |")
+    return lines
+
+
+def _figure(folder, results, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    datasets = list(dict.fromkeys(results["dataset"]))
+    per_class = bool(set(results["protocol"]) & PER_CLASS)
+    if per_class:
+        fig, axes = plt.subplots(len(datasets), 1, figsize=(10, 3.6 * len(datasets)), squeeze=False)
+        for ax, dataset in zip(axes[:, 0], datasets):
+            rows = results[results["dataset"] == dataset]
+            names = _headline(folder, results, dataset)
+            classes = sorted(rows["class"].dropna().unique())
+            width = 0.8 / max(len(names), 1)
+            for i, (name, label) in enumerate(names.items()):
+                by_seed = rows[rows["detector"] == name].groupby(["class", "seed"])["roc_auc"].mean().unstack()
+                by_seed = by_seed.reindex(classes)
+                spread = by_seed.std(axis=1, ddof=1) if by_seed.shape[1] > 1 else None
+                ax.bar(np.arange(len(classes)) + (i - (len(names) - 1) / 2) * width, by_seed.mean(axis=1),
+                       width, yerr=spread, capsize=2, label=f"{label} ({by_seed.shape[1]} seed"
+                       f"{'s' if by_seed.shape[1] > 1 else ''})")
+            ax.set_xticks(np.arange(len(classes)), [str(int(c)) for c in classes])
+            ax.set_xlabel("class" + (" left out (the anomaly)" if "leave-one-class-out" in set(rows["protocol"])
+                                     else " trained on (the normal class)"))
+            ax.set_ylabel("AUROC")
+            ax.set_ylim(0, 1.05)
+            ax.axhline(0.5, color="grey", linestyle=":", linewidth=1)
+            ax.set_title(f"{dataset}: AUROC per class, mean over seeds (error bar: sd over seeds)")
+            ax.legend(fontsize=8, ncol=3, loc="lower right")
+    else:
+        fig, axes = plt.subplots(len(datasets), 2, figsize=(11, 0.45 * 7 * len(datasets) + 1), squeeze=False)
+        for row_axes, dataset in zip(axes, datasets):
+            rows = results[results["dataset"] == dataset]
+            names = _headline(folder, results, dataset)
+            for ax, metric in zip(row_axes, ("f1_at_k", "roc_auc")):
+                labels, means, sds = [], [], []
+                for name, label in names.items():
+                    values = per_seed(rows[rows["detector"] == name], metric)
+                    labels.append(f"{label} ({len(values)})")
+                    means.append(values.mean())
+                    sds.append(values.std(ddof=1) if len(values) > 1 else 0.0)
+                y = np.arange(len(labels))
+                ax.barh(y, means, xerr=sds, capsize=3, color="tab:blue", alpha=0.8)
+                ax.set_yticks(y, labels, fontsize=8)
+                ax.invert_yaxis()
+                ax.set_xlim(0, 1)
+                ax.set_title(f"{dataset}: {METRICS[metric]} (mean ± sd over seeds)", fontsize=9)
+        fig.text(0.01, 0.003, "(n) = number of seeds", fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def build_folder(folder, output=OUTPUT):
+    """Write the generated files of one protocol folder; returns False when it has no results yet."""
+    target = Path(output) / folder
+    target.mkdir(parents=True, exist_ok=True)
+    studies = sorted((DOCS / "benchmarks" / folder).glob("*.toml"))
+    lines = []
+    for study in studies:
+        lines += [f"**`{study.name}`**", "", "```bash", f"skanomaly benchmark --study docs/benchmarks/{folder}/"
+                  f"{study.name}", "```", "", f"```{{literalinclude}} /benchmarks/{folder}/{study.name}",
+                  ":language: toml", "```", ""]
+    if not studies:
+        lines = ["No study file is committed in this folder yet."]
+    (target / "studies.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    results = load_results(folder, DOCS / "benchmarks")
+    if results.empty:
+        (target / "results.md").write_text(
+            "No results are committed in this folder yet: run its study files (below) to produce them.\n",
+            encoding="utf-8")
+        return False
+    per_class = bool(set(results["protocol"]) & PER_CLASS)
+    lines = [f"```{{image}} /generated/benchmarks/{folder}/figure.png", f":alt: {folder} results per detector",
+             "```", ""]
+    for dataset, rows in results.groupby("dataset", sort=False):
+        protocol = ", ".join(sorted(set(rows["protocol"])))
+        names = _headline(folder, results, dataset)
+        lines += [f"### `{dataset}` ({protocol})", ""]
+        if per_class:
+            lines += ["Mean AUROC over the classes (each seed first averaged over its classes), then mean ± sd "
+                      "over seeds.", ""]
+            metrics = ["roc_auc", "average_precision", "f1_at_k"]
+        else:
+            k = rows["k"].iloc[0]
+            lines += [f"F1 of the anomaly class when the top {k:.1%} of the test scores are flagged, AUROC and "
+                      "average precision; mean ± sd over seeds.", ""]
+            metrics = ["f1_at_k", "roc_auc", "average_precision"]
+        headline = _summary(rows[rows["detector"].isin(names)], metrics)
+        headline["detector"] = [names[name] for name in headline["detector"]]
+        lines += ["Headline detectors (the settings of the README table):", ""]
+        lines += _markdown(headline, METRICS[metrics[0]]) + [""]
+        if per_class:
+            lines += ["AUROC per class, mean over seeds:", ""] + _per_class_table(rows, names) + [""]
+        everything = _summary(rows, metrics)
+        if len(everything) > len(headline):
+            lines += [f"Every configuration in `results.csv` ({len(everything)}; a name in brackets is a "
+                      "variant or a score-only ablation of the detector before it):", ""]
+            lines += _markdown(everything, METRICS[metrics[0]]) + [""]
+    (target / "results.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    _figure(folder, results, target / "figure.png")
+    return True
+
+
+def _build_all(app):
+    for folder in FOLDERS:
+        built = build_folder(folder)
+        figure = OUTPUT / folder / "figure.png"
+        if not built and figure.exists():
+            figure.unlink()
+
+
+def setup(app):
+    app.connect("builder-inited", _build_all)
+    return {"parallel_read_safe": True, "parallel_write_safe": True, "version": "1"}
