@@ -22,7 +22,7 @@ from skanomaly.benchmarks import DetectorSpec, RunStore, read_results, run_bench
 from skanomaly.benchmarks.cli import main
 from skanomaly.benchmarks.results import run_key
 
-TINY_AE = ["--set", "AutoEncoderDetector.max_epochs=4", "AutoEncoderDetector.hidden_layer_sizes=(8,)",
+TINY_AE = ["--set", "AutoEncoderDetector.max_epochs=12", "AutoEncoderDetector.hidden_layer_sizes=(8,)",
            "AutoEncoderDetector.batch_size=32"]
 
 

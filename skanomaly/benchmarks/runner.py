@@ -832,15 +832,15 @@ def _execute_dask(planner, collector, scheduler, n_threads, verbose):
     with _dask_client(scheduler) as client:
         workers = client.scheduler_info().get("workers", {})
         window = max(4, 2 * sum(int(w.get("nthreads", 1)) for w in workers.values()))
-        pending = {}  # future -> (task, scattered split, attempt)
+        pending = {}  # future -> (task, split, attempt)
         scattered = {}
         tasks = iter(planner)
         running = as_completed()
 
-        def submit(task, split_future, attempt):
+        def submit(task, split, split_future, attempt):
             future = client.submit(_run_one, task.estimator, split_future, task.meta, n_threads, verbose,
                                    pure=False)
-            pending[future] = (task, split_future, attempt)
+            pending[future] = (task, split, attempt)
             running.add(future)
 
         def refill():
@@ -855,23 +855,26 @@ def _execute_dask(planner, collector, scheduler, n_threads, verbose):
                 if task.split_id not in scattered:
                     scattered.clear()  # futures of running tasks keep their split alive on the cluster
                     scattered[task.split_id] = client.scatter(split, hash=False)
-                submit(task, scattered[task.split_id], 0)
+                submit(task, split, scattered[task.split_id], 0)
 
         try:
             refill()
             for future in running:
-                task, split_future, attempt = pending.pop(future)
+                task, split, attempt = pending.pop(future)
                 if future.status == "finished":
                     rows = future.result()
                 else:
-                    exc = future.exception()
+                    exc = future.exception() if future.status == "error" else None
+                    reason = _message(exc) if exc is not None else f"the task was {future.status}"
+                    future.release()
                     if attempt == 0:
                         if verbose >= 1:
-                            _write_line(f"{_PREFIX} {_where(task.meta)}: {_message(exc)}; retrying once")
-                        submit(task, split_future, 1)
+                            _write_line(f"{_PREFIX} {_where(task.meta)}: {reason}; retrying once")
+                        # The split may have been lost with the worker that held it: send it again.
+                        submit(task, split, client.scatter(split, hash=False), 1)
                         continue
                     rows = [{**task.meta, "status": "error", "timestamp": _timestamp(),
-                             "error": f"the run failed twice on the cluster: {_message(exc)}"}]
+                             "error": f"the run failed twice on the cluster: {reason}"}]
                 future.release()
                 collector.finished(task, rows)
                 refill()
