@@ -12,7 +12,6 @@ import numpy as np
 from sklearn.base import BaseEstimator, OutlierMixin, clone
 
 from ..base import OffsetThresholdMixin
-from .registry import PRESETS, DetectorUnavailableError
 
 __all__ = ["ExternalDetectorAdapter", "PyODAdapter", "pyod_autoencoder_factory", "pyod_deep_svdd_factory"]
 
@@ -162,6 +161,8 @@ def pyod_autoencoder_factory(dataset_name, seed, **overrides):
     -------
     adapter : PyODAdapter
     """
+    from .registry import PRESETS, DetectorUnavailableError
+
     try:
         from pyod.models.auto_encoder import AutoEncoder
     except ImportError as exc:
@@ -204,6 +205,8 @@ def pyod_deep_svdd_factory(dataset_name, seed, **overrides):
     -------
     adapter : PyODAdapter
     """
+    from .registry import PRESETS, DetectorUnavailableError
+
     try:
         from pyod.models.deep_svdd import DeepSVDD
     except ImportError as exc:
