@@ -73,6 +73,7 @@ sphinx_gallery_conf = {
     "doc_module": ("skanomaly",),
     "backreferences_dir": None,
     "abort_on_example_error": True,
+    "write_computation_times": False,  # the timings stay on each example's page
 }
 
 html_theme = "pydata_sphinx_theme"

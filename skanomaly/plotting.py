@@ -210,6 +210,7 @@ def plot_training_history(history, *, terms=None, n_cols=3, axes=None):
     epochs where it was recorded.
     """
     import pandas as pd
+    from matplotlib.ticker import MaxNLocator
 
     if not isinstance(history, pd.DataFrame):
         if not hasattr(history, "history_"):
@@ -254,6 +255,7 @@ def plot_training_history(history, *, terms=None, n_cols=3, axes=None):
             title += f"  [{', '.join(map(str, stages))}]"
         ax.set_title(title, fontsize=9)
         ax.set_xlabel("epoch", fontsize=8)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.tick_params(labelsize=8)
     return axes[:len(terms)]
 

@@ -20,7 +20,14 @@ import pandas as pd
 DOCS = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(DOCS / "benchmarks"))
 
-from make_readme_table import COLUMNS, PER_CLASS, SETTING_BY_FOLDER, load_results, per_seed  # noqa: E402
+from make_readme_table import (  # noqa: E402
+    BENCHMARKS,
+    COLUMNS,
+    PER_CLASS,
+    SETTING_BY_FOLDER,
+    load_results,
+    per_seed,
+)
 
 FOLDERS = ["tabular", "mnist_one_class", "mnist_loo", "fashion_mnist_one_class", "synthetic_2d"]
 METRICS = {"roc_auc": "AUROC", "average_precision": "AP", "f1_at_k": "F1@k"}
@@ -33,6 +40,32 @@ def _cell(values):
     if len(values) == 1:
         return f"{values.mean():.3f}"
     return f"{values.mean():.3f} ± {values.std(ddof=1):.3f}"
+
+
+def _seed_text(seeds):
+    """Sorted seeds as ranges: [0, 1, 2, 5] -> "0-2, 5"."""
+    seeds = sorted(int(s) for s in seeds)
+    parts, start = [], None
+    for i, seed in enumerate(seeds):
+        if start is None:
+            start = seed
+        if i + 1 == len(seeds) or seeds[i + 1] != seed + 1:
+            parts.append(str(start) if start == seed else f"{start}-{seed}")
+            start = None
+    return ", ".join(parts)
+
+
+def _headline_seeds(folder, dataset):
+    """The seeds of the README row of this folder and dataset (every seed when it has none)."""
+    for _, row_folder, row_dataset, _, seeds in BENCHMARKS:
+        if (row_folder, row_dataset) == (folder, dataset):
+            return list(seeds)
+    return None
+
+
+def _headline_rows(folder, rows, dataset):
+    seeds = _headline_seeds(folder, dataset)
+    return rows if seeds is None else rows[rows["seed"].isin(seeds)]
 
 
 def _headline(folder, results, dataset):
@@ -52,7 +85,7 @@ def _summary(rows, metrics):
     for detector, group in rows.groupby("detector"):
         values = {metric: per_seed(group, metric) for metric in metrics}
         first = values[metrics[0]]
-        record = {"detector": detector, "seeds": ", ".join(str(int(s)) for s in sorted(first.index)),
+        record = {"detector": detector, "seeds": _seed_text(first.index),
                   "_sort": first.mean()}
         record.update({METRICS[metric]: _cell(values[metric]) for metric in metrics})
         if not set(group["protocol"]) & PER_CLASS:
@@ -98,7 +131,7 @@ def _figure(folder, results, path):
     if per_class:
         fig, axes = plt.subplots(len(datasets), 1, figsize=(10, 3.6 * len(datasets)), squeeze=False)
         for ax, dataset in zip(axes[:, 0], datasets):
-            rows = results[results["dataset"] == dataset]
+            rows = _headline_rows(folder, results[results["dataset"] == dataset], dataset)
             names = _headline(folder, results, dataset)
             classes = sorted(rows["class"].dropna().unique())
             width = 0.8 / max(len(names), 1)
@@ -120,7 +153,7 @@ def _figure(folder, results, path):
     else:
         fig, axes = plt.subplots(len(datasets), 2, figsize=(11, 0.45 * 7 * len(datasets) + 1), squeeze=False)
         for row_axes, dataset in zip(axes, datasets):
-            rows = results[results["dataset"] == dataset]
+            rows = _headline_rows(folder, results[results["dataset"] == dataset], dataset)
             names = _headline(folder, results, dataset)
             for ax, metric in zip(row_axes, ("f1_at_k", "roc_auc")):
                 labels, means, sds = [], [], []
@@ -137,7 +170,7 @@ def _figure(folder, results, path):
                 ax.set_title(f"{dataset}: {METRICS[metric]} (mean ± sd over seeds)", fontsize=9)
         fig.text(0.01, 0.003, "(n) = number of seeds", fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
+    fig.savefig(path, dpi=110)
     plt.close(fig)
 
 
@@ -173,19 +206,22 @@ def build_folder(folder, output=OUTPUT):
             metrics = ["roc_auc", "average_precision", "f1_at_k"]
         else:
             k = rows["k"].iloc[0]
-            lines += [f"F1 of the anomaly class when the top {k:.1%} of the test scores are flagged, AUROC and "
+            lines += [f"F1 of the anomaly class when the top {k * 100:g} % of the test scores are flagged, AUROC and "
                       "average precision; mean ± sd over seeds.", ""]
             metrics = ["f1_at_k", "roc_auc", "average_precision"]
-        headline = _summary(rows[rows["detector"].isin(names)], metrics)
+        chosen = _headline_rows(folder, rows, dataset)
+        headline = _summary(chosen[chosen["detector"].isin(names)], metrics)
         headline["detector"] = [names[name] for name in headline["detector"]]
-        lines += ["Headline detectors (the settings of the README table):", ""]
+        seeds = _headline_seeds(folder, dataset)
+        lines += ["Headline detectors, at the settings and on the seeds of the README table"
+                  + (f" (seeds {_seed_text(seeds)}, where run)" if seeds else "") + ":", ""]
         lines += _markdown(headline, METRICS[metrics[0]]) + [""]
         if per_class:
-            lines += ["AUROC per class, mean over seeds:", ""] + _per_class_table(rows, names) + [""]
+            lines += ["AUROC per class, mean over those seeds:", ""] + _per_class_table(chosen, names) + [""]
         everything = _summary(rows, metrics)
         if len(everything) > len(headline):
-            lines += [f"Every configuration in `results.csv` ({len(everything)}; a name in brackets is a "
-                      "variant or a score-only ablation of the detector before it):", ""]
+            lines += [f"Every configuration in `results.csv` ({len(everything)}, on every seed it ran; a "
+                      "bracketed name is a variant or a score-only ablation of the detector it starts with):", ""]
             lines += _markdown(everything, METRICS[metrics[0]]) + [""]
     (target / "results.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     _figure(folder, results, target / "figure.png")
