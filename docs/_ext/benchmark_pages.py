@@ -129,7 +129,7 @@ def _figure(folder, results, path):
     datasets = list(dict.fromkeys(results["dataset"]))
     per_class = bool(set(results["protocol"]) & PER_CLASS)
     if per_class:
-        fig, axes = plt.subplots(len(datasets), 1, figsize=(10, 3.6 * len(datasets)), squeeze=False)
+        fig, axes = plt.subplots(len(datasets), 1, figsize=(10, 4.2 * len(datasets)), squeeze=False)
         for ax, dataset in zip(axes[:, 0], datasets):
             rows = _headline_rows(folder, results[results["dataset"] == dataset], dataset)
             names = _headline(folder, results, dataset)
@@ -149,7 +149,7 @@ def _figure(folder, results, path):
             ax.set_ylim(0, 1.05)
             ax.axhline(0.5, color="grey", linestyle=":", linewidth=1)
             ax.set_title(f"{dataset}: AUROC per class, mean over seeds (error bar: sd over seeds)")
-            ax.legend(fontsize=8, ncol=3, loc="lower right")
+            ax.legend(fontsize=8, ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.2), frameon=False)
     else:
         fig, axes = plt.subplots(len(datasets), 2, figsize=(11, 0.45 * 7 * len(datasets) + 1), squeeze=False)
         for row_axes, dataset in zip(axes, datasets):
