@@ -686,7 +686,7 @@ class BaseDetector(OffsetThresholdMixin, OutlierMixin, BaseEstimator, metaclass=
                           ensure_min_samples=2 if reset else 1)
         if reset:
             largest = max(float(X.max()), -float(X.min()))  # no |X| copy
-            if largest > np.finfo(np.float32).max:
+            if largest > float(np.finfo(np.float32).max):
                 raise ValueError(
                     f"X contains values up to {largest:.3g}, beyond the float32 range the networks train in; "
                     "scale the features first (e.g. StandardScaler in a Pipeline)."
