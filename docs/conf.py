@@ -73,6 +73,7 @@ sphinx_gallery_conf = {
     "doc_module": ("skanomaly",),
     "backreferences_dir": None,
     "abort_on_example_error": True,
+    "run_stale_examples": True,  # re-run every example: a fast build's outputs never stand in for a full one
     "write_computation_times": False,  # the timings stay on each example's page
 }
 
