@@ -42,7 +42,6 @@ exclude_patterns = [
     "_build",
     "generated/benchmarks",  # pulled into the benchmark pages with {include}
     "benchmarks/*/summary.md",  # the runner's plain export; each folder's index.md is its page
-    "benchmarks/readme_table.md",  # the block the README shows
     "**/GALLERY_HEADER.rst",
 ]
 suppress_warnings = ["config.cache"]  # sphinx-gallery's config holds callables

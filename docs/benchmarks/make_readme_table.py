@@ -150,8 +150,9 @@ def build_table(root=HERE):
     lines.append("Mean ± sd over seeds (number of seeds: Thyroid and Arrhythmia 0-4, KDD99 0-2, images 0-1, 2-D "
                  "0-4, where run); per-class rows average the classes first. Best measured cell in bold. Tabular "
                  "F1 at the top k % (Thyroid 2.5 %, Arrhythmia 15 %, KDD99 20 %). Images: conv networks at the "
-                 "`mnist` preset, except the MNIST-5k leave-one-class-out Mirrored AE (MLP). Published numbers "
-                 "come from the papers' own splits and the full image sets.")
+                 "`mnist` preset, except the MNIST-5k leave-one-class-out Mirrored AE (MLP). 2-D: OMASGAN at the "
+                 "settings of its gallery example, the others at their class defaults. Published numbers come "
+                 "from the papers' own splits and the full image sets.")
     lines.append("")
     lines.append("Sources: " + "; ".join(f"[{i}] {SOURCES[source]}" for i, source in enumerate(notes, 1)) + ".")
     return lines
