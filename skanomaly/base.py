@@ -309,7 +309,7 @@ class DetectorNet(NeuralNet):
 
         ``remedy`` replaces the net's own (the detector's general advice) for a problem with a specific cause.
         """
-        remedy = remedy or self.remedy or "Scale the input (e.g. StandardScaler in a Pipeline) or lower the " \
+        remedy = remedy or self.remedy or "Scale the input (e.g. MinMaxScaler in a Pipeline) or lower the " \
             "learning rate."
         return TrainingDivergedError(
             f"{self.phase_label()} training diverged in epoch {len(self.history)}: loss term {term!r} {problem}. "
@@ -530,7 +530,7 @@ class BaseDetector(OffsetThresholdMixin, OutlierMixin, BaseEstimator, metaclass=
 
     def _divergence_remedy(self):
         """What to change when training diverges, in this detector's parameter names (for error messages)."""
-        advice = "Scale the input (e.g. StandardScaler in a Pipeline)"
+        advice = "Scale the input (e.g. MinMaxScaler in a Pipeline)"
         if "lr" in self.get_params(deep=False):
             advice += f" or lower the learning rate lr (now {self.lr:g})"
         return advice + "."
@@ -689,7 +689,7 @@ class BaseDetector(OffsetThresholdMixin, OutlierMixin, BaseEstimator, metaclass=
             if largest > float(np.finfo(np.float32).max):
                 raise ValueError(
                     f"X contains values up to {largest:.3g}, beyond the float32 range the networks train in; "
-                    "scale the features first (e.g. StandardScaler in a Pipeline)."
+                    "scale the features first (e.g. MinMaxScaler in a Pipeline)."
                 )
             self.image_shape_ = self._resolve_image_shape(array_shape, X.shape[1])
         elif array_shape is not None and array_shape != self.image_shape_:

@@ -344,7 +344,7 @@ class AMADetector(BaseDetector):
     every learning rate is multiplied by ``lr_decay=0.1`` after the fractions ``lr_milestones=(0.3, 0.6, 0.9)``
     of ``max_epochs`` (30/60/90 of 100 epochs).
 
-    Tabular rows use MLPs (scale them first, e.g. ``make_pipeline(StandardScaler(), AMADetector())``);
+    Tabular rows use MLPs (scale them first, e.g. ``make_pipeline(MinMaxScaler(), AMADetector())``);
     images (``image_shape`` set, or 3-D/4-D input) use a DCGAN-style conv encoder/generator and a conv pair
     critic (``2C`` channels, no BatchNorm; residual on 32x32 images, see ``critic_architecture``).
 
@@ -462,11 +462,11 @@ class AMADetector(BaseDetector):
     Examples
     --------
     >>> from sklearn.pipeline import make_pipeline
-    >>> from sklearn.preprocessing import StandardScaler
+    >>> from sklearn.preprocessing import MinMaxScaler
     >>> from skanomaly.datasets import load_thyroid
     >>> from skanomaly.detectors.ama import AMADetector
     >>> X, y = load_thyroid(return_X_y=True)
-    >>> model = make_pipeline(StandardScaler(), AMADetector(latent_dim=4, hidden_layer_sizes=(12,),
+    >>> model = make_pipeline(MinMaxScaler(), AMADetector(latent_dim=4, hidden_layer_sizes=(12,),
     ...                                                     max_epochs=2, n_critic=1, random_state=0))
     >>> scores = model.fit(X[y == 0][:500]).score_samples(X)  # higher = more normal
     >>> scores.shape
@@ -607,7 +607,7 @@ class AMADetector(BaseDetector):
 
     # ---------------------------------------------------------------------------------------------- fitting
     def _divergence_remedy(self):
-        advice = (f"Scale the input (e.g. StandardScaler in a Pipeline), lower the learning rate lr (now "
+        advice = (f"Scale the input (e.g. MinMaxScaler in a Pipeline), lower the learning rate lr (now "
                   f"{self.lr:g}), or strengthen the critic's Lipschitz control (a larger lambda_gp, now "
                   f"{self.lambda_gp:g}")
         return advice + (")." if self.spectral_norm else ", or spectral_norm=True).")

@@ -44,7 +44,7 @@ class AutoEncoderDetector(BaseDetector):
 
     Tabular rows use an MLP encoder ``n_features -> hidden_layer_sizes -> latent_dim`` and its mirror image as
     decoder. Images (``image_shape`` set, or 3-D/4-D input) use a DCGAN-style conv encoder/decoder.
-    Scale tabular features first (e.g. ``make_pipeline(StandardScaler(), AutoEncoderDetector())``).
+    Scale tabular features first (e.g. ``make_pipeline(MinMaxScaler(), AutoEncoderDetector())``).
 
     Parameters
     ----------
@@ -108,11 +108,11 @@ class AutoEncoderDetector(BaseDetector):
     Examples
     --------
     >>> from sklearn.pipeline import make_pipeline
-    >>> from sklearn.preprocessing import StandardScaler
+    >>> from sklearn.preprocessing import MinMaxScaler
     >>> from skanomaly.datasets import load_thyroid
     >>> from skanomaly.detectors import AutoEncoderDetector
     >>> X, y = load_thyroid(return_X_y=True)
-    >>> model = make_pipeline(StandardScaler(), AutoEncoderDetector(max_epochs=5, random_state=0))
+    >>> model = make_pipeline(MinMaxScaler(), AutoEncoderDetector(max_epochs=5, random_state=0))
     >>> scores = model.fit(X[y == 0]).score_samples(X)  # higher = more normal
     >>> scores.shape
     (3772,)

@@ -285,7 +285,7 @@ class MirroredAEDetector(BaseDetector):
     without labels, on the training reconstruction error of Thyroid: with ``lr=1e-4`` or a spectrally
     normalised critic the autoencoder barely learned to reconstruct within 50 epochs.
 
-    Tabular rows use MLPs (scale them first, e.g. ``make_pipeline(StandardScaler(), MirroredAEDetector())``);
+    Tabular rows use MLPs (scale them first, e.g. ``make_pipeline(MinMaxScaler(), MirroredAEDetector())``);
     images (``image_shape`` set, or 3-D/4-D input) use DCGAN-style conv nets and conv pair critics that stack
     ``x`` and its partner channel-wise (residual critics on 32x32 images, see ``critic_architecture``).
     Per-dataset settings of the paper's supplement are in :mod:`skanomaly.detectors.presets`.
@@ -402,11 +402,11 @@ class MirroredAEDetector(BaseDetector):
     Examples
     --------
     >>> from sklearn.pipeline import make_pipeline
-    >>> from sklearn.preprocessing import StandardScaler
+    >>> from sklearn.preprocessing import MinMaxScaler
     >>> from skanomaly.datasets import load_thyroid
     >>> from skanomaly.detectors.mirrored_ae import MirroredAEDetector
     >>> X, y = load_thyroid(return_X_y=True)
-    >>> model = make_pipeline(StandardScaler(), MirroredAEDetector(max_epochs=2, random_state=0))
+    >>> model = make_pipeline(MinMaxScaler(), MirroredAEDetector(max_epochs=2, random_state=0))
     >>> scores = model.fit(X[y == 0]).score_samples(X)  # higher = more normal
     >>> scores.shape
     (3772,)
@@ -521,7 +521,7 @@ class MirroredAEDetector(BaseDetector):
         self._check_betas()
 
     def _divergence_remedy(self):
-        advice = (f"Scale the input (e.g. StandardScaler in a Pipeline), lower the learning rates lr (now "
+        advice = (f"Scale the input (e.g. MinMaxScaler in a Pipeline), lower the learning rates lr (now "
                   f"{self.lr:g}) and critic_lr (now {self.critic_lr!r}), or strengthen the reconstruction "
                   f"critic's Lipschitz control (a larger lambda_gp, now {self.lambda_gp:g}")
         return advice + (")." if self.spectral_norm else ", or spectral_norm=True).")

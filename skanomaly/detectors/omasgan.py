@@ -497,7 +497,7 @@ class OMASGANDetector(BaseDetector):
     modes; ``spectral_norm=False, lambda_r1=0.1`` works better there (see the example
     ``examples/plot_omasgan_boundary.py`` for settings that reach a grid AUROC of about 0.97-0.99).
 
-    Tabular rows use MLPs (scale them first, e.g. ``make_pipeline(StandardScaler(), OMASGANDetector())``);
+    Tabular rows use MLPs (scale them first, e.g. ``make_pipeline(MinMaxScaler(), OMASGANDetector())``);
     images (``image_shape`` set, or 3-D/4-D input) use DCGAN-style conv generators and spectrally normalised
     conv critics without BatchNorm (residual on 32x32 images, see ``critic_architecture``).
 
@@ -760,7 +760,7 @@ class OMASGANDetector(BaseDetector):
         self._check_layer_sizes("hidden_layer_sizes")
 
     def _divergence_remedy(self):
-        advice = (f"Scale the input (e.g. StandardScaler in a Pipeline), lower the learning rates lr (now "
+        advice = (f"Scale the input (e.g. MinMaxScaler in a Pipeline), lower the learning rates lr (now "
                   f"{self.lr:g}) and critic_lr (now {self.critic_lr!r}), or strengthen the critics' Lipschitz "
                   "control (")
         if not self.spectral_norm:
