@@ -129,6 +129,11 @@ def test_import_skanomaly_is_lazy():
     assert not {"torch", "sklearn", "scipy.stats", "skanomaly.detectors.omasgan", "skanomaly.base"} & modules
 
 
+def test_listing_datasets_imports_neither_sklearn_nor_torch():
+    modules = _imported_modules("import skanomaly.datasets as d; d.get_data_home(); d.DATA_HOME_ENV")
+    assert not {"torch", "sklearn", "scipy"} & modules
+
+
 def test_a_detector_imports_only_its_module():
     modules = _imported_modules("from skanomaly import AutoEncoderDetector")
     assert "skanomaly.detectors.autoencoder" in modules
@@ -137,10 +142,11 @@ def test_a_detector_imports_only_its_module():
 
 def test_lazy_names_resolve_and_are_listed():
     import skanomaly
+    import skanomaly.datasets
     import skanomaly.detectors
     import skanomaly.nn
 
-    for package in (skanomaly, skanomaly.detectors, skanomaly.nn):
+    for package in (skanomaly, skanomaly.datasets, skanomaly.detectors, skanomaly.nn):
         for name in package.__all__:
             assert getattr(package, name) is not None
             assert name in dir(package)

@@ -9,18 +9,26 @@ see :func:`get_data_home` (argument, then the ``SKANOMALY_DATA`` environment var
 then ``~/skanomaly_data``).
 """
 
-from ._adbench import ADBENCH_ANOMALY_KINDS, make_adbench_anomalies
-from ._base import DATA_HOME_ENV, get_data_home
-from ._images import load_fashion_mnist, load_mnist
-from ._kddcup99 import fetch_kddcup99
-from ._odds import load_arrhythmia, load_thyroid
-from ._synthetic import (
-    load_multimodal_2d,
-    make_multimodal_2d,
-    make_multimodal_2d_grid,
-    make_synthetic_anomalies,
-    multimodal_2d_support_distance,
-)
+import importlib
+
+# public name -> private module that defines it; imported on first use (PEP 562), so that listing the datasets
+# (``skanomaly datasets``) or reading the data home loads neither scikit-learn nor scipy.
+_NAMES = {
+    "ADBENCH_ANOMALY_KINDS": "_adbench",
+    "make_adbench_anomalies": "_adbench",
+    "DATA_HOME_ENV": "_base",
+    "get_data_home": "_base",
+    "load_fashion_mnist": "_images",
+    "load_mnist": "_images",
+    "fetch_kddcup99": "_kddcup99",
+    "load_arrhythmia": "_odds",
+    "load_thyroid": "_odds",
+    "load_multimodal_2d": "_synthetic",
+    "make_multimodal_2d": "_synthetic",
+    "make_multimodal_2d_grid": "_synthetic",
+    "make_synthetic_anomalies": "_synthetic",
+    "multimodal_2d_support_distance": "_synthetic",
+}
 
 __all__ = [
     "ADBENCH_ANOMALY_KINDS",
@@ -38,3 +46,15 @@ __all__ = [
     "make_synthetic_anomalies",
     "multimodal_2d_support_distance",
 ]
+
+
+def __getattr__(name):
+    if name not in _NAMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_NAMES[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted({*globals(), *__all__})

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.utils import Bunch
 
 #: Name of the environment variable that sets the data home folder.
 DATA_HOME_ENV = "SKANOMALY_DATA"
@@ -261,6 +260,8 @@ def _make_bunch(
         target = frame[target_name]
     if return_X_y:
         return data, target
+    from sklearn.utils import Bunch
+
     return Bunch(
         data=data,
         target=target,
