@@ -39,8 +39,8 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .exceptions import TrainingDivergedError
-from .nn import resolve_device, seeded
 from .nn.parametrizations import freeze_parametrizations
+from .utils import resolve_device, seeded
 
 __all__ = ["BaseDetector", "DetectorNet", "DivergenceGuard", "unfitted_on_failure"]
 

@@ -802,7 +802,7 @@ def _saved_device(tree):
 
 def _resolve_load_device(device, tree):
     if device is not None:
-        from .nn import resolve_device
+        from .utils import resolve_device
 
         return resolve_device(device)
     saved = _saved_device(tree)

@@ -5,7 +5,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from skanomaly.detectors import AutoEncoderDetector
-from skanomaly.detectors.autoencoder import resolve_latent_dim
+from skanomaly.utils import resolve_latent_dim
 
 
 def test_learns_to_separate_shifted_rows(blobs):

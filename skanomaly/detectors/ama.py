@@ -22,7 +22,7 @@ from ..nn import (
     make_encoder,
     simplex_interpolate,
 )
-from .autoencoder import resolve_latent_dim
+from ..utils import resolve_latent_dim
 
 __all__ = ["AMADetector"]
 

@@ -7,6 +7,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from ..base import BaseDetector, DetectorNet
 from ..nn import ACTIVATIONS, EncoderDecoder, make_decoder, make_encoder
+from ..utils import resolve_latent_dim
 
 __all__ = ["AutoEncoderDetector"]
 
@@ -23,15 +24,6 @@ class _AutoEncoderNet(DetectorNet):
 
     def anomaly_score(self, X):
         return torch.mean((self.module_(X) - X) ** 2, dim=1)
-
-
-def resolve_latent_dim(latent_dim, n_features, image_shape):
-    """Latent size for ``latent_dim="auto"``: 32 for images, ``clip(n_features // 4, 2, 32)`` for tabular rows."""
-    if latent_dim != "auto":
-        return int(latent_dim)
-    if image_shape is not None:
-        return 32
-    return int(min(32, max(2, n_features // 4)))
 
 
 class AutoEncoderDetector(BaseDetector):

@@ -31,7 +31,7 @@ from ..base import BaseDetector, DetectorNet, _history_frame
 from ..divergences import DIVERGENCES, KLWGAN, get_divergence
 from ..exceptions import TrainingDivergedError
 from ..nn import ACTIVATIONS, CRITIC_ARCHITECTURES, make_critic, make_decoder, r1_penalty
-from .autoencoder import resolve_latent_dim
+from ..utils import resolve_latent_dim
 
 __all__ = ["OMASGANDetector"]
 

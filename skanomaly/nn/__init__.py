@@ -1,4 +1,4 @@
-"""Reusable torch building blocks: MLPs, conv encoders/decoders, helpers for devices and seeding.
+"""Reusable torch building blocks: MLPs, conv encoders/decoders, critics, penalties, training-step pieces.
 
 Names are imported from their submodule on first use (PEP 562).
 """
@@ -23,8 +23,6 @@ _LAZY_NAMES = {
     "make_decoder": "autoencoder",
     "make_encoder": "autoencoder",
     "r1_penalty": "penalties",
-    "resolve_device": "layers",
-    "seeded": "layers",
     "simplex_interpolate": "interpolation",
     "simplex_weights": "interpolation",
 }

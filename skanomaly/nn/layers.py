@@ -1,11 +1,8 @@
-"""Small building blocks shared by every network: activations, device and seeding helpers."""
+"""Activations, by name, for every network of :mod:`skanomaly.nn`."""
 
-from contextlib import contextmanager
-
-import torch
 from torch import nn
 
-__all__ = ["make_activation", "resolve_device", "seeded", "ACTIVATIONS"]
+__all__ = ["make_activation", "ACTIVATIONS"]
 
 ACTIVATIONS = ("relu", "leaky_relu", "elu", "tanh", "sigmoid", "gelu", "identity")
 
@@ -35,56 +32,3 @@ def make_activation(name):
     if name not in factories:
         raise ValueError(f"Unknown activation {name!r}; expected one of {ACTIVATIONS}.")
     return factories[name]()
-
-
-def resolve_device(device):
-    """Turn a ``device`` parameter into a :class:`torch.device`.
-
-    Parameters
-    ----------
-    device : str or torch.device
-        ``"auto"`` picks CUDA when it is available and the CPU otherwise. Any other value is passed to
-        :class:`torch.device` (``"cpu"``, ``"cuda"``, ``"cuda:1"``, ...).
-
-    Returns
-    -------
-    device : torch.device
-
-    Raises
-    ------
-    ValueError
-        If the string names no device, or names a CUDA device that this machine does not have.
-    """
-    if isinstance(device, str) and device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        resolved = torch.device(device)
-    except (RuntimeError, TypeError) as exc:
-        raise ValueError(f"device={device!r} is not a valid torch device: {exc}") from None
-    if resolved.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ValueError(f"device={device!r} was requested but CUDA is not available; use device='auto' or 'cpu'.")
-        if resolved.index is not None and resolved.index >= torch.cuda.device_count():
-            raise ValueError(f"device={device!r} does not exist: {torch.cuda.device_count()} CUDA device(s) found.")
-    return resolved
-
-
-@contextmanager
-def seeded(seed, device):
-    """Run a block with torch's random generators seeded, restoring their previous state afterwards.
-
-    Network initialisation, data shuffling and noise sampling inside the block are reproducible, and the
-    caller's global random state is left exactly as it was (no global seeding leaks out of ``fit``).
-
-    Parameters
-    ----------
-    seed : int
-    device : torch.device
-        CUDA generator states are forked too when the device is a CUDA device.
-    """
-    devices = []
-    if device.type == "cuda":
-        devices = [device.index if device.index is not None else torch.cuda.current_device()]
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(seed)
-        yield
