@@ -304,6 +304,43 @@ def test_every_committed_row_is_produced_by_a_study_in_its_folder(path):
     assert not missing, f"{len(missing)} rows of {path} come from no study file, e.g. {missing[:3]}"
 
 
+@pytest.mark.parametrize("path", RESULT_FILES, ids=[Path(p).parent.name for p in RESULT_FILES])
+def test_every_committed_row_has_the_parameters_its_study_builds(path):
+    """A study file reproduces its rows only if it builds the detector the rows record: every parameter both the
+    row and the built detector have must agree (a parameter added to a class after the run is not compared). Rows
+    of a label-free search record the candidate the search chose, so they are left out."""
+    import json
+
+    from skanomaly.benchmarks.results import params_json
+    from skanomaly.benchmarks.runner import _fitted_detector, _recorded_params
+
+    folder = Path(path).parent
+    rows = pd.read_csv(path)
+    checked, mismatches = 0, []
+    for study_path in sorted(folder.glob("*.toml")):
+        study = load_study(study_path)
+        for entry in study.detectors:
+            if entry.label_free_search is not None:
+                continue
+            factory = entry.spec().factory
+            for dataset in study.datasets:
+                for seed in study.seeds:
+                    stored = rows.loc[(rows["detector"] == entry.name) & (rows["dataset"] == dataset)
+                                      & (rows["protocol"] == study.protocol) & (rows["seed"] == seed), "params"]
+                    if stored.empty:
+                        continue
+                    built = json.loads(params_json(_recorded_params(_fitted_detector(factory(dataset, seed)))))
+                    for text in stored.unique():
+                        recorded = json.loads(text)
+                        checked += 1
+                        differ = {key: (recorded[key], built[key]) for key in recorded.keys() & built.keys()
+                                  if recorded[key] != built[key]}
+                        if differ:
+                            mismatches.append((study_path.name, entry.name, dataset, seed, differ))
+    assert checked
+    assert not mismatches, f"{len(mismatches)} entries build other parameters than their rows, e.g. {mismatches[:2]}"
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # The 2-D benchmark set
 # ----------------------------------------------------------------------------------------------------------------
