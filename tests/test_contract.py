@@ -18,7 +18,8 @@ public detector; a test fails when a detector is missing), ``IMAGE_PARAMS`` (set
 where images do not apply), ``BAD_PARAMS`` (invalid values the detector must refuse). Parameters shared by all
 detectors (``random_state``, ``lr``, ``batch_size``, ``score_batch_size``) are set where they live, on the
 detector or on its members (``estimator__lr``, ``ae__lr``, ...). Fitted fixtures are module-scoped and never
-changed: a check that needs other parameters fits a ``clone``, one that changes a fitted model changes a copy.
+changed: a check that needs other parameters fits a new detector from its factory, one that changes a fitted
+model changes a deep copy.
 """
 
 import copy
@@ -33,7 +34,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from sklearn.base import BaseEstimator, OutlierMixin, clone
+from sklearn.base import BaseEstimator, OutlierMixin
 from sklearn.ensemble import IsolationForest
 from sklearn.exceptions import NotFittedError
 
@@ -90,6 +91,7 @@ COMMON_BAD_PARAMS = [
     {"batch_size": 0},
     {"score_batch_size": 0},
     {"score_batch_size": 1.5},
+    {"score_batch_size": "big"},
     {"image_shape": (5,)},
     {"image_shape": (2, 2)},  # read as (1, 2, 2): 4 values per image for 5 features
     {"random_state": "seed"},

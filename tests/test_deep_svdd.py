@@ -1,8 +1,11 @@
-"""DeepSVDDDetector: it learns, its centre is fixed by the initial pass, its radius follows nu, it has no bias."""
+"""DeepSVDDDetector: it learns, its centre is fixed by the initial pass, its radius follows nu, it has no bias.
+
+The contract every detector shares (reproducibility, batch sizes, pickling, images, bad parameters) is checked in
+tests/test_contract.py.
+"""
 
 import ast
 import io
-import pickle
 import tokenize
 from pathlib import Path
 
@@ -107,35 +110,6 @@ def test_networks_are_bias_free(image_shape):
     assert not any("bias" in name for name, _ in det.net_.module_.named_parameters())
     # Without biases, the zero input maps to the zero code, which the centre never equals.
     assert np.all(_codes(det, np.zeros((1, 784))) == 0)
-
-
-def test_deterministic_given_random_state(blobs):
-    X_train, X_test, _ = blobs
-    a = DeepSVDDDetector(**{**FAST, "max_epochs": 3}).fit(X_train).score_samples(X_test)
-    b = DeepSVDDDetector(**{**FAST, "max_epochs": 3}).fit(X_train).score_samples(X_test)
-    c = DeepSVDDDetector(**{**FAST, "max_epochs": 3, "random_state": 1}).fit(X_train).score_samples(X_test)
-    np.testing.assert_array_equal(a, b)
-    assert not np.allclose(a, c)
-
-
-def test_scores_do_not_depend_on_the_scoring_batch_size(blobs):
-    X_train, X_test, _ = blobs
-    det = DeepSVDDDetector(objective="soft-boundary", radius_warmup_epochs=1, **{**FAST, "max_epochs": 3})
-    det.fit(X_train)
-    reference = det.score_samples(X_test)
-    for size in (1, 7, 1000):
-        np.testing.assert_allclose(det.set_params(score_batch_size=size).score_samples(X_test), reference,
-                                   rtol=1e-12, atol=1e-14)
-    np.testing.assert_allclose(pickle.loads(pickle.dumps(det)).score_samples(X_test), reference,
-                               rtol=1e-12, atol=1e-14)
-
-
-@pytest.mark.parametrize("params", [{"objective": "hard"}, {"nu": 0.0}, {"nu": 1.5}, {"center_eps": -1.0},
-                                    {"radius_warmup_epochs": -1}, {"hidden_layer_sizes": (8, 0)}])
-def test_bad_parameters_raise(blobs, params):
-    X_train, _, _ = blobs
-    with pytest.raises(ValueError):
-        DeepSVDDDetector(max_epochs=1, **params).fit(X_train)
 
 
 def _code_lines(path):

@@ -2,8 +2,8 @@
 
 - A ``KeyboardInterrupt`` (a real SIGINT) ends ``fit`` after one Ctrl-C and leaves the estimator unfitted.
 - A fit or a refit that raises leaves no fitted attribute behind (``NotFittedError`` on scoring).
-- The divergence guard stops exploding training with a message naming the detector, the epoch, the term and
-  parameters that exist; sane fits (defaults, presets, the test suite's tiny settings) are not flagged.
+- The divergence guard stops exploding training (its message, for every detector, is checked in
+  tests/test_contract.py); sane fits (defaults, presets, the test suite's tiny settings) are not flagged.
 - AMA's A-score stays finite for extreme inputs; OMASGAN trains on tiny-scale data and rejects identical rows.
 - ``verbose=1`` names each stage and writes no colour codes when the output is not a terminal.
 """
@@ -147,27 +147,6 @@ def test_refit_starts_from_no_fitted_state(X):
 
 
 # -------------------------------------------------------------------------------- divergence guard
-@pytest.mark.parametrize("name", NAMES)
-def test_divergence_names_detector_epoch_term_and_real_parameters(name, X):
-    if name == "SeedEnsembleDetector":
-        estimator = TINY[name](random_state=0).set_params(estimator__lr=1e4)
-        detector_name, params = "AutoEncoderDetector", estimator.estimator.get_params()
-    else:
-        estimator = TINY[name](random_state=0, lr=1e4)
-        detector_name, params = name, estimator.get_params()
-    with pytest.raises(TrainingDivergedError) as info:
-        estimator.fit(X)
-    message = str(info.value)
-    assert re.search(rf"{detector_name}.* training diverged in epoch \d+: loss term '\w+' ", message), message
-    if name == "SeedEnsembleDetector":
-        assert message.startswith("SeedEnsembleDetector member with random_state=")
-    # Every parameter the remedy names (``name (now ...)`` or ``name=value``) is a parameter of the detector.
-    named = re.findall(r"\b([a-z][a-z0-9_]*)(?: \(now |=)", message)
-    assert "lr" in named
-    assert set(named) <= set(params), set(named) - set(params)
-    _assert_unfitted(estimator, X)
-
-
 def test_autoencoder_with_an_absurd_learning_rate_raises():
     # The issue's case: lr=1e3 ended with a training loss of 2.3e28 and no warning.
     X = np.random.RandomState(0).normal(size=(1000, 10))

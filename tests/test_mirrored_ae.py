@@ -1,4 +1,8 @@
-"""Tests of MirroredAEDetector (mirrored autoencoder with simplex interpolation)."""
+"""MirroredAEDetector (mirrored autoencoder with simplex interpolation): it learns, its terms, switches and epochs.
+
+The contract every detector shares (reproducibility, batch sizes, pickling, images, bad parameters) is checked in
+tests/test_contract.py.
+"""
 
 import pickle
 
@@ -68,25 +72,6 @@ def test_score_is_negative_feature_l1(fitted, data):
         expected = (critic.features(x, x) - critic.features(x, x_hat)).abs().sum(1).numpy()
     np.testing.assert_allclose(fitted.score_samples(X), -expected, rtol=1e-12)
     np.testing.assert_allclose(fitted.anomaly_score(X), expected, rtol=1e-12)
-
-
-def test_batch_size_invariance_and_determinism(fitted, data):
-    X_test = data[1]
-    reference = fitted.score_samples(X_test)
-    for batch_size in (1, 7, 1000):
-        fitted.set_params(batch_size=batch_size)
-        np.testing.assert_allclose(fitted.score_samples(X_test), reference, rtol=1e-10, atol=0)
-    fitted.set_params(batch_size=TINY["batch_size"])
-    again = MirroredAEDetector(**TINY).fit(data[0]).score_samples(X_test)
-    np.testing.assert_array_equal(again, reference)
-    other_seed = _scores(data, random_state=1)
-    assert not np.allclose(other_seed, reference)
-
-
-def test_pickle_round_trip(fitted, data):
-    clone = pickle.loads(pickle.dumps(fitted))
-    np.testing.assert_array_equal(clone.score_samples(data[1]), fitted.score_samples(data[1]))
-    assert clone.offset_ == fitted.offset_
 
 
 def test_no_interpolation_switches_off_the_inter_critic(fitted, data):
@@ -176,70 +161,17 @@ IMAGE = dict(max_epochs=1, batch_size=8, base_channels=4, critic_hidden_layer_si
 
 
 @pytest.mark.parametrize("shape", [(1, 28, 28), (3, 32, 32)])
-def test_images_flat_and_4d(shape):
-    rng = np.random.RandomState(0)
-    images = rng.uniform(size=(16, *shape))
-    flat = images.reshape(16, -1)
-    by_shape = MirroredAEDetector(image_shape=shape, out_activation="sigmoid", **IMAGE).fit(flat)
-    by_array = MirroredAEDetector(out_activation="sigmoid", **IMAGE).fit(images)
-    assert by_shape.image_shape_ == by_array.image_shape_ == shape
-    scores = by_shape.score_samples(flat)
-    assert scores.shape == (16,) and np.all(np.isfinite(scores))
-    np.testing.assert_allclose(by_array.score_samples(images), scores, rtol=1e-10)
-    np.testing.assert_allclose(by_array.score_samples(flat), scores, rtol=1e-10)
-    by_shape.set_params(batch_size=3)
-    np.testing.assert_allclose(by_shape.score_samples(flat), scores, rtol=1e-10)
-    # The pair critic is convolutional and sees both images stacked channel-wise.
-    critic = by_shape.net_.module_.recon_critic.net
+def test_the_pair_critic_sees_both_images_stacked_channel_wise(shape):
+    images = np.random.RandomState(0).uniform(size=(16, *shape))
+    model = MirroredAEDetector(out_activation="sigmoid", **IMAGE).fit(images)
+    assert np.all(np.isfinite(model.score_samples(images)))
+    critic = model.net_.module_.recon_critic.net
     expected = ResidualCritic if shape == (3, 32, 32) else ConvEncoder  # critic_architecture="auto"
     assert type(critic) is expected and critic.image_shape == (2 * shape[0], *shape[1:])
 
 
-@pytest.mark.parametrize(
-    "params, match",
-    [
-        ({"n_interp": 0}, "n_interp"),
-        ({"simplex_sampling": "beta"}, "simplex_sampling"),
-        ({"lambda_inter": -1.0}, "lambda_inter"),
-        ({"lambda_reg": -0.5}, "lambda_reg"),
-        ({"lambda_gp": -1.0}, "lambda_gp"),
-        ({"latent_radius": 0.0}, "latent_radius"),
-        ({"n_critic": 0}, "n_critic"),
-        ({"optimizer": "rmsprop"}, "optimizer"),
-        ({"momentum": 1.0}, "momentum"),
-        ({"lr": 0.0}, "lr"),
-        ({"critic_lr": -1e-3}, "critic_lr"),
-        ({"warmup_epochs": -1}, "warmup_epochs"),
-        ({"betas": (0.5,)}, "betas"),
-        ({"betas": (0.5, 1.0)}, "betas"),
-        ({"hidden_layer_sizes": (0,)}, "hidden_layer_sizes"),
-        ({"decoder_hidden_layer_sizes": (8, -1)}, "decoder_hidden_layer_sizes"),
-        ({"critic_hidden_layer_sizes": ()}, "critic_hidden_layer_sizes"),
-        ({"out_activation": "softmax"}, "out_activation"),
-        ({"image_shape": (1, 2, 4)}, "image_shape"),
-    ],
-)
-def test_bad_parameters(params, match, data):
-    with pytest.raises(ValueError, match=match):
-        MirroredAEDetector(**{**TINY, **params}).fit(data[0])
-
-
-def test_bad_input(fitted, data):
-    with pytest.raises(ValueError, match="features"):
-        fitted.score_samples(data[1][:, :5])
-    bad = data[0].copy()
-    bad[0, 0] = np.nan
-    with pytest.raises(ValueError):
-        MirroredAEDetector(**TINY).fit(bad)
-    with pytest.raises(ValueError):
-        MirroredAEDetector(**TINY).fit(data[0][:1])
-
-
-def test_batchnorm_nets_and_a_last_batch_of_one():
-    # 17 images in batches of 8 leave a last batch of one sample, which BatchNorm cannot train on.
+def test_batchnorm_nets_refuse_batches_of_one():
     images = np.random.RandomState(0).uniform(size=(17, 1, 8, 8))
-    model = MirroredAEDetector(**IMAGE).fit(images)
-    assert np.all(np.isfinite(model.score_samples(images)))
     with pytest.raises(ValueError, match="batch_size"):
         MirroredAEDetector(**{**IMAGE, "batch_size": 1}).fit(images)
 
