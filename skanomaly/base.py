@@ -1,6 +1,6 @@
 """Shared machinery of every skanomaly detector.
 
-Two classes live here:
+Three classes live here:
 
 - :class:`BaseDetector`, the scikit-learn face of a detector (``OutlierMixin`` + ``BaseEstimator``): parameter
   validation, input checks, seeding, device choice, batched float64 scoring, ``offset_`` and ``predict``.
@@ -9,6 +9,12 @@ Two classes live here:
   :class:`~skanomaly.exceptions.TrainingDivergedError` (non-finite, huge or exploding loss terms), a
   ``KeyboardInterrupt`` ends ``fit`` instead of being swallowed by skorch, and ``verbose`` shows the stage being
   trained, skorch's epoch log (without colour codes when the output is not a terminal) and a progress bar.
+- :class:`Hyperparameters`, how a net receives the detector's hyperparameters: the detector's ``get_params()``
+  with the values ``fit`` resolves laid over, read-only. A net declares no hyperparameter of its own, so there
+  is one default for each, the detector's.
+
+The torch-level pieces of a step (:func:`~skanomaly.nn.frozen`, :func:`~skanomaly.nn.make_optimizer`,
+:func:`~skanomaly.nn.no_grad_batches`) are in :mod:`skanomaly.nn.training`.
 
 A fit is atomic: when it raises (divergence, bad data found late, an interrupt), the estimator is left with no
 fitted attribute at all, so scoring raises :class:`~sklearn.exceptions.NotFittedError` instead of using a broken
@@ -23,6 +29,7 @@ import functools
 import math
 import sys
 from abc import ABCMeta, abstractmethod
+from collections.abc import Mapping
 from contextlib import contextmanager
 from numbers import Integral, Real
 
@@ -40,9 +47,10 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .exceptions import TrainingDivergedError
 from .nn.parametrizations import freeze_parametrizations
+from .nn.training import make_optimizer, no_grad_batches
 from .utils import resolve_device, seeded
 
-__all__ = ["BaseDetector", "DetectorNet", "DivergenceGuard", "unfitted_on_failure"]
+__all__ = ["BaseDetector", "DetectorNet", "DivergenceGuard", "Hyperparameters", "unfitted_on_failure"]
 
 
 class _FitInterrupted(BaseException):
@@ -251,18 +259,75 @@ class _BatchIndexSampler(torch.utils.data.Sampler):
             yield batch.tolist() if self.as_lists else batch
 
 
+class Hyperparameters(Mapping):
+    """A detector's hyperparameters as its nets read them: read-only, by attribute (``hp.lr``) or key.
+
+    :meth:`BaseDetector._hyperparameters` builds it from the detector's ``get_params(deep=False)``, without the
+    run settings every detector shares (``batch_size``, ``device``, ...), and lays over it the values ``fit``
+    resolves (an ``"auto"`` latent size as its number, a ``None`` learning rate as the one it stands for).
+    Every name is the detector's parameter name.
+
+    Parameters
+    ----------
+    values : mapping of str to object
+    """
+
+    __slots__ = ("_values",)
+
+    def __init__(self, values):
+        object.__setattr__(self, "_values", dict(values))
+
+    def __getattr__(self, name):
+        try:
+            return object.__getattribute__(self, "_values")[name]
+        except (KeyError, AttributeError):
+            raise AttributeError(f"no hyperparameter {name!r}") from None
+
+    def __setattr__(self, name, value):
+        raise AttributeError("Hyperparameters are read-only; replace() makes a changed copy.")
+
+    def __getitem__(self, name):
+        return self._values[name]
+
+    def __iter__(self):
+        return iter(self._values)
+
+    def __len__(self):
+        return len(self._values)
+
+    def __repr__(self):
+        return f"Hyperparameters({self._values!r})"
+
+    def __reduce__(self):
+        return type(self), (self._values,)
+
+    def replace(self, **changes):
+        """A copy with some values changed (names must exist)."""
+        unknown = sorted(set(changes) - set(self._values))
+        if unknown:
+            raise KeyError(f"no hyperparameter(s) {unknown}")
+        return type(self)({**self._values, **changes})
+
+
 class DetectorNet(NeuralNet):
     """skorch net that trains one detector and records every term of its loss.
 
     Subclasses implement :meth:`train_step_terms` (one optimisation step on a batch, possibly with several
     optimizers) and :meth:`anomaly_score` (per-sample anomaly scores of a batch, higher = more anomalous).
-    The networks are one ``module`` (a container ``nn.Module``); extra optimizers are created in
-    :meth:`initialize_optimizer` under names ending in ``_`` so skorch tracks their device and state.
+    The networks are one ``module`` (a container ``nn.Module``). The default :meth:`initialize_optimizer` makes
+    one optimizer of the whole module (:meth:`make_optimizer`); nets with several optimizers override it and
+    create the others under names ending in ``_``, so that skorch tracks their device and state.
+
+    When the networks hold BatchNorm layers, a last training batch of a single row is dropped (BatchNorm cannot
+    normalise one row in training mode); a net whose step needs two rows whatever its layers sets the class
+    attribute ``drop_single_row_batch = True``.
 
     Parameters
     ----------
     module : torch.nn.Module
         The container of all networks of the detector.
+    hp : Hyperparameters
+        The detector's hyperparameters, read by the steps (``self.hp.lr``, ...).
     loss_terms : tuple of str
         Names of the values :meth:`train_step_terms` returns besides ``"loss"``; each is averaged per epoch
         into the history.
@@ -277,9 +342,12 @@ class DetectorNet(NeuralNet):
         ``device``, ``verbose``, ``iterator_train__generator``, ...).
     """
 
-    def __init__(self, module, *, loss_terms=(), detector_name=None, phase=None, remedy=None,
+    drop_single_row_batch = False
+
+    def __init__(self, module, *, hp, loss_terms=(), detector_name=None, phase=None, remedy=None,
                  criterion=torch.nn.MSELoss, train_split=None, **kwargs):
         super().__init__(module, criterion=criterion, train_split=train_split, **kwargs)
+        self.hp = hp
         self.loss_terms = loss_terms
         self.detector_name = detector_name
         self.phase = phase
@@ -298,6 +366,33 @@ class DetectorNet(NeuralNet):
         if self.verbose >= 2:
             callbacks.append(("progress_bar", ProgressBar()))
         return callbacks
+
+    def initialize_optimizer(self, triggered_directly=None):
+        """One optimizer over every network of the module, with the detector's settings."""
+        self.optimizer_ = self.make_optimizer(self.module_)
+        return self
+
+    def make_optimizer(self, *networks, lr=None, betas=None):
+        """An optimizer of ``networks`` with the detector's settings (:func:`skanomaly.nn.make_optimizer`).
+
+        The settings are the hyperparameters ``optimizer`` (``"adam"`` when the detector has none), ``lr``,
+        ``betas``, ``momentum`` and ``weight_decay``; ``lr`` and ``betas`` given here replace the detector's
+        (a critic's learning rate, an encoder's betas).
+
+        Parameters
+        ----------
+        *networks : torch.nn.Module
+        lr : float or None, default=None
+        betas : pair of float or None, default=None
+
+        Returns
+        -------
+        optimizer : torch.optim.Optimizer
+        """
+        hp = self.hp
+        return make_optimizer(networks, hp.get("optimizer", "adam"), lr=hp.lr if lr is None else lr,
+                              betas=hp.get("betas") if betas is None else betas, momentum=hp.get("momentum", 0.0),
+                              weight_decay=hp.get("weight_decay", 0.0))
 
     def phase_label(self):
         """``"Detector"``, or ``"Detector, stage"`` when the net trains one stage of several."""
@@ -369,20 +464,23 @@ class DetectorNet(NeuralNet):
         """Batches fetched with one tensor index each (skorch's default indexes and collates row by row).
 
         Honours ``iterator_train__shuffle`` / ``__generator`` (seeded shuffling, the batches of torch's
-        ``RandomSampler``), ``__drop_last`` and ``batch_size``. When the networks hold BatchNorm layers, a last
-        training batch of a single sample is dropped: BatchNorm cannot normalise one sample in training mode.
+        ``RandomSampler``), ``__drop_last`` and ``batch_size``. A last training batch of a single row is dropped
+        when the networks hold BatchNorm layers (BatchNorm cannot normalise one row in training mode) or the net
+        sets ``drop_single_row_batch``.
         """
         kwargs = self.get_params_for("iterator_train" if training else "iterator_valid")
         kwargs.pop("batch_size", None)
         shuffle = kwargs.pop("shuffle", False)
         generator = kwargs.pop("generator", None)
         drop_last = kwargs.pop("drop_last", False)
-        if training and _has_batch_norm(self.module_):
-            if self.batch_size < 2:
+        if training:
+            batch_norm = _has_batch_norm(self.module_)
+            if batch_norm and self.batch_size < 2:
                 raise ValueError(
                     f"batch_size={self.batch_size} is too small for networks with BatchNorm layers; use at least 2."
                 )
-            drop_last = drop_last or len(dataset) % self.batch_size == 1
+            single_row = len(dataset) % self.batch_size == 1
+            drop_last = drop_last or (single_row and (batch_norm or self.drop_single_row_batch))
         sampler = _BatchIndexSampler(len(dataset), self.batch_size, shuffle=shuffle, generator=generator,
                                      drop_last=drop_last, as_lists=not isinstance(dataset, _RowTensors))
         return DataLoader(dataset, batch_size=None, sampler=sampler, **kwargs)
@@ -402,6 +500,11 @@ class DetectorNet(NeuralNet):
         for name in self.loss_terms:
             self.history.record_batch(name, values[name])
         return {"loss": terms["loss"].detach()}
+
+
+# Parameters of every detector that set how it runs, not what it learns; they are not handed to the nets.
+_RUN_SETTINGS = frozenset({"batch_size", "contamination", "device", "image_shape", "random_state",
+                           "score_batch_size", "verbose"})
 
 
 class OffsetThresholdMixin:
@@ -566,8 +669,21 @@ class BaseDetector(OffsetThresholdMixin, OutlierMixin, BaseEstimator, metaclass=
             )
         return tuple(int(h) for h in value)
 
+    def _hyperparameters(self):
+        """The :class:`Hyperparameters` a net of this detector reads: parameters and resolved values."""
+        params = {name: value for name, value in self.get_params(deep=False).items() if name not in _RUN_SETTINGS}
+        resolved = self._resolved_hyperparameters()
+        unknown = sorted(set(resolved) - set(params))
+        if unknown:
+            raise TypeError(f"{type(self).__name__} resolves {unknown}, which are not among its parameters.")
+        return Hyperparameters({**params, **resolved})
+
+    def _resolved_hyperparameters(self):
+        """Hook: ``{parameter: value fit resolved}`` (``"auto"`` or ``None`` replaced), from fitted attributes."""
+        return {}
+
     def _net_kwargs(self, seed, **overrides):
-        """Keyword arguments shared by every :class:`DetectorNet` a detector builds."""
+        """Training settings shared by every :class:`DetectorNet` a detector trains (``hp`` aside)."""
         kwargs = {
             "batch_size": self.batch_size,
             "device": self.device_,
@@ -652,13 +768,10 @@ class BaseDetector(OffsetThresholdMixin, OutlierMixin, BaseEstimator, metaclass=
         net._set_training(False)
         n_samples = X.shape[0]
         values = None
-        with torch.no_grad():
-            for rows in gen_batches(n_samples, self.score_batch_size):
-                batch = torch.tensor(X[rows], dtype=torch.float64, device=net.device)
-                part = fn(batch).detach().to("cpu", torch.float64).numpy()
-                if values is None:
-                    values = np.empty((n_samples, *part.shape[1:]), dtype=np.float64)
-                values[rows] = part
+        for rows, part in no_grad_batches(fn, X, self.score_batch_size, device=net.device):
+            if values is None:
+                values = np.empty((n_samples, *part.shape[1:]), dtype=np.float64)
+            values[rows] = part
         if values is None:
             values = np.empty(0)
         if not np.all(np.isfinite(values)):

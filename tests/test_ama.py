@@ -128,11 +128,11 @@ def test_negative_fraction_sets_the_count_and_the_weights_of_the_negatives(fitte
         assert net._shares(32, negatives) == (32 / 36, 4 / 36)
         assert net._shares(32, None) == (1.0, 1.0)  # warm-up: the normal term keeps its full weight
         assert net._n_negatives(1) == 2  # never fewer than 2
-        net.config["negative_fraction"] = None  # as many negatives as rows, both terms at full weight
+        net.hp = net.hp.replace(negative_fraction=None)  # as many negatives as rows, both terms at full weight
         negatives = net._negatives(rows)
         assert negatives.shape == (32, X.shape[1]) and net._shares(32, negatives) == (1.0, 1.0)
     finally:
-        net.config["negative_fraction"] = det.negative_fraction
+        net.hp = net.hp.replace(negative_fraction=det.negative_fraction)
         net.negatives = None
 
 
@@ -142,10 +142,9 @@ def test_synthetic_negatives_decode_codes_from_the_shell(fitted, selection, shel
     det, X = fitted
     net = det.net_
     delta = 0.25
-    config = net.config
+    hp = net.hp
     # warm-up -1: the fitted net keeps no epoch history, and the negatives are drawn as after the warm-up
-    net.config = {**config, "atypical_selection": selection, "shell_radius": shell_radius, "delta": delta,
-                  "warmup_epochs": -1}
+    net.hp = hp.replace(atypical_selection=selection, shell_radius=shell_radius, delta=delta, warmup_epochs=-1)
     rows = torch.tensor(X[:40], dtype=next(net.module_.parameters()).dtype)
     codes = []
     hook = net.module_.decoder.register_forward_pre_hook(lambda module, args: codes.append(args[0]))
@@ -153,7 +152,7 @@ def test_synthetic_negatives_decode_codes_from_the_shell(fitted, selection, shel
         net._negatives(rows)
     finally:
         hook.remove()
-        net.config = config
+        net.hp = hp
     if shell_radius == "sqrt_dim":
         radius = math.sqrt(det.latent_dim_)
     elif shell_radius == "median_norm":

@@ -20,7 +20,7 @@ from skanomaly import (
     MirroredAEDetector,
     OMASGANDetector,
 )
-from skanomaly.base import DetectorNet, _BatchIndexSampler, _RowTensors
+from skanomaly.base import DetectorNet, Hyperparameters, _BatchIndexSampler, _RowTensors
 
 TINY = {
     AMADetector: dict(max_epochs=1, batch_size=32, hidden_layer_sizes=(8,), critic_hidden_layer_sizes=(8,),
@@ -108,7 +108,8 @@ def test_training_batches_are_those_of_torchs_samplers(n_samples, batch_size, dr
 
 def test_net_indexes_each_training_batch_once():
     X = np.arange(24, dtype=np.float32).reshape(12, 2)
-    net = DetectorNet(torch.nn.Linear(2, 2), batch_size=5, iterator_train__shuffle=True,
+    net = DetectorNet(torch.nn.Linear(2, 2), hp=Hyperparameters({"lr": 0.1}), batch_size=5,
+                      iterator_train__shuffle=True,
                       iterator_train__generator=torch.Generator().manual_seed(0)).initialize()
     dataset = net.get_dataset(X)
     assert isinstance(dataset, _RowTensors) and np.shares_memory(dataset.X.numpy(), X)

@@ -16,6 +16,8 @@ from ..nn import (
     ACTIVATIONS,
     CRITIC_ARCHITECTURES,
     PairCritic,
+    critic_feature_l1,
+    frozen,
     gradient_penalty,
     make_critic,
     make_decoder,
@@ -61,9 +63,7 @@ class _AMAModule(nn.Module):
 
     def r_score(self, x):
         """``||f(x, x) - f(x, G(E(x)))||_1`` per sample, ``f`` the critic's penultimate features."""
-        reconstruction = self.decoder(self.encoder(x))
-        difference = self.critic.features(x, x) - self.critic.features(x, reconstruction)
-        return difference.abs().reshape(x.shape[0], -1).sum(dim=1)
+        return critic_feature_l1(self.critic, x, self.decoder(self.encoder(x)))
 
 
 class _AMANet(DetectorNet):
@@ -72,33 +72,35 @@ class _AMANet(DetectorNet):
     Parameters
     ----------
     module : _AMAModule
-    config : dict
-        Resolved hyperparameters of :class:`AMADetector` (weights, switches, schedule).
+    hp : Hyperparameters
+        :class:`AMADetector`'s, with ``latent_dim``, ``warmup_epochs`` and ``lr_milestones`` (in epochs) resolved.
     negatives : torch.Tensor or None
         Known anomalies (semi-supervised mode), used as negatives instead of synthetic ones.
     **kwargs
         Passed to :class:`~skanomaly.base.DetectorNet`.
     """
 
-    def __init__(self, module, *, config, negatives=None, **kwargs):
-        super().__init__(module, loss_terms=_TERMS, **kwargs)
-        self.config = config
+    # Simplex interpolation mixes every code with codes of other rows of its batch; a lone row could only be
+    # mixed with itself, so a last batch of one row is dropped whatever the layers.
+    drop_single_row_batch = True
+
+    def __init__(self, module, *, hp, negatives=None, **kwargs):
+        super().__init__(module, hp=hp, loss_terms=_TERMS, **kwargs)
         self.negatives = negatives
 
     def initialize_optimizer(self, triggered_directly=None):
-        c = self.config
         module = self.module_
-        self.optimizer_ = torch.optim.Adam(module.decoder.parameters(), lr=c["lr"], betas=c["betas"])
-        self.encoder_optimizer_ = torch.optim.Adam(module.encoder.parameters(), lr=c["lr"], betas=c["encoder_betas"])
-        self.critic_optimizer_ = torch.optim.Adam(module.critic.parameters(), lr=c["lr"], betas=c["betas"])
+        self.optimizer_ = self.make_optimizer(module.decoder)
+        self.encoder_optimizer_ = self.make_optimizer(module.encoder, betas=self.hp.encoder_betas)
+        self.critic_optimizer_ = self.make_optimizer(module.critic)
         return self
 
     def on_epoch_end(self, net, dataset_train=None, dataset_valid=None, **kwargs):
         """Step decay of every learning rate: ``lr * lr_decay ** (number of milestones reached)``."""
         super().on_epoch_end(net, dataset_train=dataset_train, dataset_valid=dataset_valid, **kwargs)
-        c = self.config
+        hp = self.hp
         done = len(self.history)
-        lr = c["lr"] * c["lr_decay"] ** sum(done >= m for m in c["milestones"])
+        lr = hp.lr * hp.lr_decay ** sum(done >= m for m in hp.lr_milestones)
         for optimizer in (self.optimizer_, self.encoder_optimizer_, self.critic_optimizer_):
             for group in optimizer.param_groups:
                 group["lr"] = lr
@@ -106,39 +108,38 @@ class _AMANet(DetectorNet):
     # ------------------------------------------------------------------------------------------- negatives
     def _n_negatives(self, n):
         """How many negatives a step with ``n`` normal rows draws (at least 2)."""
-        fraction = self.config["negative_fraction"]
+        fraction = self.hp.negative_fraction
         if fraction is None:
             return n
         return max(2, round(n * fraction / (1.0 - fraction)))
 
     def _shares(self, n, negatives):
         """Weights of the normal and the negative terms: their shares of the mixed batch, or (1, 1)."""
-        if negatives is None or self.config["negative_fraction"] is None:
+        if negatives is None or self.hp.negative_fraction is None:
             return 1.0, 1.0
         m = negatives.shape[0]
         return n / (n + m), m / (n + m)
 
     def _negatives(self, x):
         """Negatives of this step (detached), or None: known anomalies, else atypical samples after warm-up."""
-        c = self.config
+        hp = self.hp
         n = self._n_negatives(x.shape[0])
         if self.negatives is not None:
             rows = torch.randint(self.negatives.shape[0], (n,), device=self.negatives.device)
             return self.negatives[rows].to(x.device)
-        if c["atypical_selection"] is None or len(self.history) <= c["warmup_epochs"]:
+        if hp.atypical_selection is None or len(self.history) <= hp.warmup_epochs:
             return None
-        latent_dim = c["latent_dim"]
-        radius = c["shell_radius"]
+        radius = hp.shell_radius
         if radius == "sqrt_dim":
-            radius = math.sqrt(latent_dim)
+            radius = math.sqrt(hp.latent_dim)
         elif radius == "median_norm":
             with torch.no_grad():
                 radius = float(self.module_.encoder(x).norm(dim=1).median())
-        if c["atypical_selection"] == "inward":
-            low, high = max(radius - c["delta"], 0.0), radius
+        if hp.atypical_selection == "inward":
+            low, high = max(radius - hp.delta, 0.0), radius
         else:
-            low, high = radius, radius + c["delta"]
-        direction = torch.randn(n, latent_dim, device=x.device, dtype=x.dtype)
+            low, high = radius, radius + hp.delta
+        direction = torch.randn(n, hp.latent_dim, device=x.device, dtype=x.dtype)
         direction = direction / direction.norm(dim=1, keepdim=True).clamp_min(1e-12)
         norms = low + (high - low) * torch.rand(n, 1, device=x.device, dtype=x.dtype)
         decoder = self.module_.decoder
@@ -154,39 +155,48 @@ class _AMANet(DetectorNet):
         """``rows`` of a mixed batch split into the normal part and the negatives' part (None without negatives)."""
         return (rows, None) if negatives is None else (rows[:n], rows[n:])
 
-    def _gaps(self, x, reconstruction, interpolation, index, negatives, negative_reconstruction):
-        """Mirror gaps from ONE critic call: batch means for normals and interpolations, per negative row.
+    @staticmethod
+    def _pairs(x, reconstruction, interpolation, index, negatives, negative_reconstruction):
+        """The pairs the critic compares, by group: ``{name: (first members, second members)}``.
 
-        ``D(x_j, x_j)`` of the interpolation term equals ``D(x, x)`` averaged over a permutation of the batch,
-        so the mirrored pairs of the batch are scored once.
+        ``"mirrored"`` ``(x, x)``, ``"reconstructed"`` ``(x, G(E(x)))``, ``"interpolated"`` ``(x_j, x_inter)`` for
+        each of the ``k`` sources ``x_j`` of every interpolation, ``"negative_mirrored"`` ``(x-, x-)`` and
+        ``"negative_reconstructed"`` ``(x-, G(E(x-)))``; a group without its inputs is left out.
         """
-        n = x.shape[0]
-        lefts, rights = [x, x], [x, reconstruction]
+        pairs = {"mirrored": ([x], [x]), "reconstructed": ([x], [reconstruction])}
         if index is not None:
-            k = index.shape[1]
-            lefts += [x[index[:, j]] for j in range(k)]
-            rights += [interpolation] * k
+            pairs["interpolated"] = ([x[index[:, j]] for j in range(index.shape[1])], [interpolation] * index.shape[1])
         if negatives is not None:
-            lefts += [negatives, negatives]
-            rights += [negatives, negative_reconstruction]
-        values = self.module_.critic(torch.cat(lefts), torch.cat(rights))
-        mirrored = values[:n].mean()
-        mirror = mirrored - values[n:2 * n].mean()
-        end = 2 * n
+            pairs["negative_mirrored"] = ([negatives], [negatives])
+            pairs["negative_reconstructed"] = ([negatives], [negative_reconstruction])
+        return pairs
+
+    def _gaps(self, pairs):
+        """Mirror gaps: batch means for the normal rows and the interpolations, one value per negative row.
+
+        ``M(x, x') = D(x, x) - D(x, x')``; the interpolations' ``D(x_j, x_j)`` term is the batch mean of
+        ``D(x, x)`` (each ``x_j`` runs over the batch), so the mirrored pairs are scored once. Every group is
+        scored in one critic call (the critic has no BatchNorm, so a pair's value does not depend on the others).
+        """
+        firsts = [t for group, _ in pairs.values() for t in group]
+        seconds = [t for _, group in pairs.values() for t in group]
+        values = self.module_.critic(torch.cat(firsts), torch.cat(seconds))
+        sizes = [sum(t.shape[0] for t in group) for group, _ in pairs.values()]
+        d = dict(zip(pairs, values.split(sizes)))
+        mirrored = d["mirrored"].mean()
+        mirror = mirrored - d["reconstructed"].mean()
         interp = negative = values.new_zeros(())
-        if index is not None:
-            interp = mirrored - values[end:end + k * n].mean()
-            end += k * n
-        if negatives is not None:
-            m = negatives.shape[0]
-            negative = values[end:end + m] - values[end + m:end + 2 * m]
+        if "interpolated" in d:
+            interp = mirrored - d["interpolated"].mean()
+        if "negative_mirrored" in d:
+            negative = d["negative_mirrored"] - d["negative_reconstructed"]
         return mirror, interp, negative
 
     def train_step_terms(self, X, y):
-        c = self.config
+        hp = self.hp
         module = self.module_
         encoder, decoder, critic = module.encoder, module.decoder, module.critic
-        k = c["n_interp"]
+        k = hp.n_interp
 
         n = X.shape[0]
         negatives = self._negatives(X)
@@ -201,55 +211,49 @@ class _AMANet(DetectorNet):
         with torch.no_grad():
             reconstruction, negative_reconstruction = self._split(decoder(all_codes), n, negatives)
             if k > 1:
-                mixed, weights, index = simplex_interpolate(codes, k, method="uniform", high=c["interp_high"])
+                mixed, weights, index = simplex_interpolate(codes, k, method="uniform", high=hp.interp_high)
                 interpolation = decoder(mixed)
+        pairs = self._pairs(X, reconstruction, interpolation, index, negatives, negative_reconstruction)
 
         # Critic: maximise the mirrored gaps (minus the gradient penalty), n_critic steps on this batch. The
-        # penalty covers every pair the critic compares: (x, x) -> (x, x_hat), interpolations, negatives.
+        # penalty covers the second member of every pair the critic compares with a mirrored one.
         penalty = X.new_zeros(())
-        if c["lambda_gp"] > 0:
-            lefts, rights = [X], [reconstruction]
-            if k > 1:
-                lefts += [X[index[:, j]] for j in range(k)]
-                rights += [interpolation] * k
-            if negatives is not None:
-                lefts.append(negatives)
-                rights.append(negative_reconstruction)
-            lefts, rights = torch.cat(lefts), torch.cat(rights)
-        for _ in range(c["n_critic"]):
+        if hp.lambda_gp > 0:
+            compared = [pairs[name] for name in ("reconstructed", "interpolated", "negative_reconstructed")
+                        if name in pairs]
+            firsts = torch.cat([t for group, _ in compared for t in group])
+            seconds = torch.cat([t for _, group in compared for t in group])
+        for _ in range(hp.n_critic):
             self.critic_optimizer_.zero_grad()
             with parametrize.cached():  # one spectral-norm power iteration per step, shared by all calls
-                mirror, interp, negative = self._gaps(X, reconstruction, interpolation, index, negatives,
-                                                      negative_reconstruction)
-                gain = (normal_share * mirror + c["lambda_inter"] * interp
-                        - c["lambda_neg"] * negative_share * negative.mean())
-                if c["lambda_gp"] > 0:
-                    penalty = gradient_penalty(lambda u: critic(lefts, u), lefts, rights)
-                critic_loss = -gain + c["lambda_gp"] * penalty
+                mirror, interp, negative = self._gaps(pairs)
+                gain = (normal_share * mirror + hp.lambda_inter * interp
+                        - hp.lambda_neg * negative_share * negative.mean())
+                if hp.lambda_gp > 0:
+                    penalty = gradient_penalty(lambda u: critic(firsts, u), firsts, seconds)
+                critic_loss = -gain + hp.lambda_gp * penalty
                 critic_loss.backward()
             self.critic_optimizer_.step()
 
         # Encoder and generator: one step on the same objective (the critic frozen), plus compact codes.
-        critic.requires_grad_(False)
-        self.optimizer_.zero_grad()
-        self.encoder_optimizer_.zero_grad()
-        interpolation = None
-        if k > 1:
-            interpolation = decoder(torch.einsum("nk,nkd->nd", weights, codes[index]))
-        reconstruction, negative_reconstruction = self._split(decoder(all_codes), n, negatives)
-        with parametrize.cached():
-            mirror, interp, negative = self._gaps(X, reconstruction, interpolation, index, negatives,
-                                                  negative_reconstruction)
-        negative = negative.mean()
-        latent_norm = codes.norm(dim=1).mean()
-        loss = (normal_share * mirror + c["lambda_inter"] * interp - c["lambda_neg"] * negative_share * negative
-                + c["lambda_reg"] * latent_norm)
-        loss.backward()
-        self.optimizer_.step()
-        self.encoder_optimizer_.step()
-        critic.requires_grad_(True)
-        return {"loss": loss, "critic_loss": critic_loss, "mirror": mirror, "interp": interp,
-                "negative": negative,
+        with frozen(critic):
+            self.optimizer_.zero_grad()
+            self.encoder_optimizer_.zero_grad()
+            interpolation = None
+            if k > 1:
+                interpolation = decoder(torch.einsum("nk,nkd->nd", weights, codes[index]))
+            reconstruction, negative_reconstruction = self._split(decoder(all_codes), n, negatives)
+            with parametrize.cached():
+                mirror, interp, negative = self._gaps(
+                    self._pairs(X, reconstruction, interpolation, index, negatives, negative_reconstruction))
+            negative = negative.mean()
+            latent_norm = codes.norm(dim=1).mean()
+            loss = (normal_share * mirror + hp.lambda_inter * interp - hp.lambda_neg * negative_share * negative
+                    + hp.lambda_reg * latent_norm)
+            loss.backward()
+            self.optimizer_.step()
+            self.encoder_optimizer_.step()
+        return {"loss": loss, "critic_loss": critic_loss, "mirror": mirror, "interp": interp, "negative": negative,
                 "latent_norm": latent_norm, "gradient_penalty": penalty}
 
     def anomaly_score(self, X):
@@ -633,55 +637,28 @@ class AMADetector(BaseDetector):
         return normal
 
     def _fit_networks(self, X, y, seed):
-        self._check_layer_sizes("hidden_layer_sizes")
-        self._check_layer_sizes("decoder_hidden_layer_sizes")
-        self._check_layer_sizes("critic_hidden_layer_sizes", allow_empty=False)
-        betas = self._check_betas("betas")
-        encoder_betas = self._check_betas("encoder_betas")
         if not all(isinstance(m, Real) and 0 < m <= 1 for m in self.lr_milestones):
             raise ValueError(f"lr_milestones must be fractions of max_epochs in (0, 1], got {self.lr_milestones!r}.")
         normal = self._split_semi_supervised(X, y)
-
-        n_features = X.shape[1]
-        self.latent_dim_ = resolve_latent_dim(self.latent_dim, n_features, self.image_shape_)
+        self.latent_dim_ = resolve_latent_dim(self.latent_dim, X.shape[1], self.image_shape_)
         self.warmup_epochs_, self.lr_milestones_ = _resolve_schedule(self.max_epochs, self.warmup_epochs,
                                                                      self.lr_milestones)
-        module = self._make_module()
-        config = {
-            "lr": float(self.lr),
-            "betas": betas,
-            "encoder_betas": encoder_betas,
-            "lr_decay": float(self.lr_decay),
-            "milestones": self.lr_milestones_,
-            "n_critic": int(self.n_critic),
-            "lambda_gp": float(self.lambda_gp),
-            "n_interp": int(self.n_interp),
-            "interp_high": float(self.interp_high),
-            "lambda_inter": float(self.lambda_inter),
-            "lambda_reg": float(self.lambda_reg),
-            "lambda_neg": float(self.lambda_neg),
-            "negative_fraction": None if self.negative_fraction is None else float(self.negative_fraction),
-            "atypical_selection": self.atypical_selection,
-            "shell_radius": self.shell_radius if isinstance(self.shell_radius, str) else float(self.shell_radius),
-            "delta": float(self.delta),
-            "latent_dim": self.latent_dim_,
-            "warmup_epochs": self.warmup_epochs_,
-        }
         negatives = None
         if not normal.all():
             negatives = torch.tensor(X[~normal], dtype=torch.float32, device=self.device_)
-        n_train = int(normal.sum())
-        # A last batch of one row would break BatchNorm in training mode (conv encoder/generator): drop it.
-        drop_last = n_train > self.batch_size and n_train % self.batch_size == 1
-        self.net_ = _AMANet(module, config=config, negatives=negatives,
-                            max_epochs=self.max_epochs,
-                            **self._net_kwargs(seed, iterator_train__drop_last=drop_last))
+        self.net_ = self._build_networks(negatives=negatives, max_epochs=self.max_epochs, **self._net_kwargs(seed))
         self.net_.fit(X[normal].astype("float32"))
         self.net_.negatives = None  # the known anomalies are not part of the fitted model
         self._normal_rows = normal  # read (and removed) by _fit_score_statistics
 
-    def _make_module(self):
-        """The untrained encoder, generator and critic for ``n_features_in_``, ``image_shape_``, ``latent_dim_``."""
+    def _resolved_hyperparameters(self):
+        return {"latent_dim": self.latent_dim_, "warmup_epochs": self.warmup_epochs_,
+                "lr_milestones": self.lr_milestones_, "betas": self._check_betas("betas"),
+                "encoder_betas": self._check_betas("encoder_betas")}
+
+    def _build_networks(self, **net_kwargs):
+        """The net of untrained networks of the fitted architecture: ``fit`` trains it, :func:`skanomaly.io.load`
+        fills it with stored weights."""
         n_features = self.n_features_in_
         hidden = self._check_layer_sizes("hidden_layer_sizes")
         decoder_hidden = self._check_layer_sizes("decoder_hidden_layer_sizes")
@@ -698,11 +675,7 @@ class AMADetector(BaseDetector):
             critic = PairCritic(n_features, **critic_kwargs)
         else:
             critic = _MarginalCritic(n_features, **critic_kwargs)
-        return _AMAModule(encoder, decoder, critic)
-
-    def _build_networks(self):
-        """A net of untrained networks of the fitted architecture, for :func:`skanomaly.io.load`."""
-        return _AMANet(self._make_module(), config=None)
+        return _AMANet(_AMAModule(encoder, decoder, critic), hp=self._hyperparameters(), **net_kwargs)
 
     def _fit_score_statistics(self, X):
         normal = getattr(self, "_normal_rows", None)

@@ -13,7 +13,8 @@ __all__ = ["AutoEncoderDetector"]
 
 
 class _AutoEncoderNet(DetectorNet):
-    """Trains an :class:`~skanomaly.nn.EncoderDecoder` on the mean squared reconstruction error."""
+    """Trains an :class:`~skanomaly.nn.EncoderDecoder` on the mean squared reconstruction error (Adam, ``lr``,
+    ``weight_decay``)."""
 
     def train_step_terms(self, X, y):
         self.optimizer_.zero_grad()
@@ -160,24 +161,18 @@ class AutoEncoderDetector(BaseDetector):
     def _fit_networks(self, X, y, seed):
         n_features = X.shape[1]
         self.latent_dim_ = resolve_latent_dim(self.latent_dim, n_features, self.image_shape_)
-        self.net_ = _AutoEncoderNet(
-            self._make_module(),
-            optimizer=torch.optim.Adam,
-            lr=self.lr,
-            optimizer__weight_decay=self.weight_decay,
-            max_epochs=self.max_epochs,
-            **self._net_kwargs(seed),
-        )
+        self.net_ = self._build_networks(max_epochs=self.max_epochs, **self._net_kwargs(seed))
         self.net_.fit(X.astype("float32"))
 
-    def _make_module(self):
-        """The untrained encoder-decoder for ``n_features_in_``, ``image_shape_`` and ``latent_dim_``."""
+    def _resolved_hyperparameters(self):
+        return {"latent_dim": self.latent_dim_}
+
+    def _build_networks(self, **net_kwargs):
+        """The net of untrained networks of the fitted architecture: ``fit`` trains it, :func:`skanomaly.io.load`
+        fills it with stored weights."""
         n_features = self.n_features_in_
         arch = dict(image_shape=self.image_shape_, hidden_layer_sizes=self.hidden_layer_sizes,
                     base_channels=self.base_channels, activation=self.activation, dropout=self.dropout)
-        return EncoderDecoder(make_encoder(n_features, self.latent_dim_, **arch),
-                              make_decoder(self.latent_dim_, n_features, **arch))
-
-    def _build_networks(self):
-        """A net of untrained networks of the fitted architecture, for :func:`skanomaly.io.load`."""
-        return _AutoEncoderNet(self._make_module())
+        module = EncoderDecoder(make_encoder(n_features, self.latent_dim_, **arch),
+                                make_decoder(self.latent_dim_, n_features, **arch))
+        return _AutoEncoderNet(module, hp=self._hyperparameters(), **net_kwargs)

@@ -37,46 +37,34 @@ class _DeepSVDDNet(DetectorNet):
     """Fixes the centre before the first epoch, minimises the Deep SVDD objective, updates ``R`` after each epoch.
 
     Both objectives are ``R^2 + mean(max(0, ||phi(x) - c||^2 - R^2)) / nu``: the one-class objective is the case
-    ``R = 0``, ``nu = 1`` (the mean squared distance), where the radius is never updated.
-
-    Parameters
-    ----------
-    module : _Hypersphere
-    objective : {"one-class", "soft-boundary"}
-    nu : float
-        Soft-boundary trade-off: an upper bound on the share of training points outside the sphere.
-    radius_warmup_epochs : int
-        Soft-boundary epochs trained with ``R = 0`` before the radius is first updated.
-    center_eps : float
-        Centre coordinates closer to 0 than this are pushed to ``+-center_eps``.
-    **kwargs
-        Passed to :class:`~skanomaly.base.DetectorNet`.
+    ``R = 0``, ``nu = 1`` (the mean squared distance), where the radius is never updated. Reads the
+    hyperparameters ``objective``, ``nu``, ``radius_warmup_epochs``, ``center_eps`` (and Adam's ``lr``,
+    ``weight_decay``).
     """
 
-    def __init__(self, module, *, objective, nu, radius_warmup_epochs, center_eps, **kwargs):
-        self.soft_boundary = objective == "soft-boundary"
-        super().__init__(module, loss_terms=("radius",) if self.soft_boundary else (), **kwargs)
-        self.nu = nu if self.soft_boundary else 1.0
-        self.radius_warmup_epochs, self.center_eps = radius_warmup_epochs, center_eps
+    def __init__(self, module, *, hp, **kwargs):
+        self.soft_boundary = hp.objective == "soft-boundary"
+        super().__init__(module, hp=hp, loss_terms=("radius",) if self.soft_boundary else (), **kwargs)
 
     def on_train_begin(self, net, X=None, y=None, **kwargs):
         """``c`` = mean code of the training data under the initial weights, away from 0 (a code of 0 is trivial)."""
         center = self.forward(X, training=False, device=self.device).mean(dim=0)
-        self.module_.center.copy_(torch.where(center < 0, -1.0, 1.0) * center.abs().clamp(min=self.center_eps))
+        self.module_.center.copy_(torch.where(center < 0, -1.0, 1.0) * center.abs().clamp(min=self.hp.center_eps))
 
     def train_step_terms(self, X, y):
         self.optimizer_.zero_grad()
         radius = self.module_.radius
-        loss = radius**2 + torch.clamp(self.module_.squared_distance(X) - radius**2, min=0).mean() / self.nu
+        nu = self.hp.nu if self.soft_boundary else 1.0
+        loss = radius**2 + torch.clamp(self.module_.squared_distance(X) - radius**2, min=0).mean() / nu
         loss.backward()
         self.optimizer_.step()
         return {"loss": loss, "radius": radius}
 
     def on_epoch_end(self, net, dataset_train=None, dataset_valid=None, **kwargs):
         """Soft boundary, after the warm-up: ``R`` = the ``(1 - nu)``-quantile of the training distances."""
-        if self.soft_boundary and len(self.history) >= self.radius_warmup_epochs:
+        if self.soft_boundary and len(self.history) >= self.hp.radius_warmup_epochs:
             dist = (self.forward(dataset_train, training=False, device=self.device) - self.module_.center).norm(dim=1)
-            self.module_.radius.copy_(torch.quantile(dist.double(), 1 - self.nu))
+            self.module_.radius.copy_(torch.quantile(dist.double(), 1 - self.hp.nu))
 
     def anomaly_score(self, X):
         return self.module_.squared_distance(X) - self.module_.radius**2
@@ -228,8 +216,7 @@ class DeepSVDDDetector(BaseDetector):
         self.verbose = verbose
 
     def _fit_networks(self, X, y, seed):
-        self.net_ = self._build_networks(optimizer=torch.optim.Adam, lr=self.lr, max_epochs=self.max_epochs,
-                                         optimizer__weight_decay=self.weight_decay, **self._net_kwargs(seed))
+        self.net_ = self._build_networks(max_epochs=self.max_epochs, **self._net_kwargs(seed))
         self.net_.fit(X.astype(np.float32))
         self.center_ = self.net_.module_.center.detach().cpu().numpy().astype(np.float64)
         self.radius_ = float(self.net_.module_.radius)
@@ -241,5 +228,4 @@ class DeepSVDDDetector(BaseDetector):
                        activation=self.activation) if self.image_shape_ is None
                    else ConvEncoder(self.image_shape_, self.latent_dim, base_channels=self.base_channels,
                                     activation=self.activation, batch_norm=False))
-        return _DeepSVDDNet(_Hypersphere(encoder, self.latent_dim), objective=self.objective, nu=self.nu,
-                            radius_warmup_epochs=self.radius_warmup_epochs, center_eps=self.center_eps, **net_kwargs)
+        return _DeepSVDDNet(_Hypersphere(encoder, self.latent_dim), hp=self._hyperparameters(), **net_kwargs)

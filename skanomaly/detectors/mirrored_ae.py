@@ -6,7 +6,6 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 from skorch.callbacks import Callback
-from sklearn.utils import gen_batches
 from sklearn.utils._param_validation import Interval, StrOptions
 from torch import nn
 
@@ -15,10 +14,13 @@ from ..nn import (
     ACTIVATIONS,
     CRITIC_ARCHITECTURES,
     PairCritic,
+    critic_feature_l1,
+    frozen,
     gradient_penalty,
     latent_norm_hinge,
     make_decoder,
     make_encoder,
+    no_grad_batches,
     simplex_interpolate,
 )
 from ..utils import resolve_latent_dim
@@ -52,57 +54,28 @@ class _MirroredAEModule(nn.Module):
 
     def feature_l1(self, x):
         """Per-sample L1 distance between the ``D_recon`` features of ``(x, x)`` and ``(x, G(E(x)))``."""
-        x_hat = self(x)
-        critic = self.recon_critic
-        return (critic.features(x, x) - critic.features(x, x_hat)).abs().sum(dim=1)
-
-
-def _set_requires_grad(module, flag):
-    for parameter in module.parameters():
-        parameter.requires_grad_(flag)
+        return critic_feature_l1(self.recon_critic, x, self(x))
 
 
 class _MirroredAENet(DetectorNet):
     """Alternating training of the two critics and the autoencoder; see :class:`MirroredAEDetector`.
 
-    ``optimizer_`` updates ``E`` and ``G``; ``critic_optimizer_`` updates ``D_recon`` and ``D_inter``.
+    ``optimizer_`` updates ``E`` and ``G``; ``critic_optimizer_`` updates ``D_recon`` and ``D_inter`` (``critic_lr``).
     """
-
-    def __init__(self, module, *, n_interp=3, simplex_sampling="dirichlet", lambda_inter=0.5, lambda_reg=1.0,
-                 latent_radius=1.0, lambda_gp=0.0, n_critic=1, critic_lr=None, epoch_selector=None, **kwargs):
-        super().__init__(module, **kwargs)
-        self.n_interp = n_interp
-        self.simplex_sampling = simplex_sampling
-        self.lambda_inter = lambda_inter
-        self.lambda_reg = lambda_reg
-        self.latent_radius = latent_radius
-        self.lambda_gp = lambda_gp
-        self.n_critic = n_critic
-        self.critic_lr = critic_lr
-        self.epoch_selector = epoch_selector
 
     @property
     def _default_callbacks(self):
         callbacks = list(super()._default_callbacks)
-        if self.epoch_selector is not None:
-            # Before print_log, so that the selection metric shows in the verbose table.
-            names = [name for name, _ in callbacks]
-            position = names.index("print_log") if "print_log" in names else len(callbacks)
-            callbacks.insert(position, ("epoch_selector", self.epoch_selector))
+        # Before print_log, so that the selection metric shows in the verbose table.
+        position = [name for name, _ in callbacks].index("print_log")
+        selector = _BestEpochSelector(self.hp.warmup_epochs, enabled=self.hp.select_best_epoch)
+        callbacks.insert(position, ("epoch_selector", selector))
         return callbacks
 
     def initialize_optimizer(self, triggered_directly=None):
         module = self.module_
-        autoencoder = [(f"encoder.{n}", p) for n, p in module.encoder.named_parameters()]
-        autoencoder += [(f"decoder.{n}", p) for n, p in module.decoder.named_parameters()]
-        critics = [(f"recon_critic.{n}", p) for n, p in module.recon_critic.named_parameters()]
-        critics += [(f"inter_critic.{n}", p) for n, p in module.inter_critic.named_parameters()]
-        args, kwargs = self.get_params_for_optimizer("optimizer", autoencoder)
-        self.optimizer_ = self.optimizer(*args, **kwargs)
-        args, kwargs = self.get_params_for_optimizer("optimizer", critics)
-        if self.critic_lr is not None:
-            kwargs["lr"] = self.critic_lr
-        self.critic_optimizer_ = self.optimizer(*args, **kwargs)
+        self.optimizer_ = self.make_optimizer(module.encoder, module.decoder)
+        self.critic_optimizer_ = self.make_optimizer(module.recon_critic, module.inter_critic, lr=self.hp.critic_lr)
         return self
 
     def _inter_critic_outputs(self, X, x_inter, index):
@@ -113,27 +86,27 @@ class _MirroredAENet(DetectorNet):
         return self.module_.inter_critic(sources, mixed).reshape(n, m)
 
     def train_step_terms(self, X, y):
-        module = self.module_
+        hp, module = self.hp, self.module_
         recon_critic, inter_critic = module.recon_critic, module.inter_critic
-        interpolate = self.n_interp > 1
+        interpolate = hp.n_interp > 1
         zero = X.new_zeros(())
 
         # The autoencoder's outputs for this batch; the critics see them detached.
         z = module.encoder(X)
         x_hat = module.decoder(z)
         if interpolate:
-            z_mix, weights, index = simplex_interpolate(z, self.n_interp, method=self.simplex_sampling)
+            z_mix, weights, index = simplex_interpolate(z, hp.n_interp, method=hp.simplex_sampling)
             x_inter = module.decoder(z_mix)
 
         # ---- critics: D_recon maximises the mirrored Wasserstein estimate, D_inter regresses 1 - alpha_i.
         x_hat_fixed = x_hat.detach()
-        for _ in range(self.n_critic):
+        for _ in range(hp.n_critic):
             self.critic_optimizer_.zero_grad()
             wasserstein = recon_critic(X, X).mean() - recon_critic(X, x_hat_fixed).mean()
             penalty = zero
-            if self.lambda_gp > 0:
+            if hp.lambda_gp > 0:
                 penalty = gradient_penalty(lambda u: recon_critic(X, u), X, x_hat_fixed)
-            critic_loss = -wasserstein + self.lambda_gp * penalty
+            critic_loss = -wasserstein + hp.lambda_gp * penalty
             inter_critic_loss = zero
             if interpolate:
                 predicted = self._inter_critic_outputs(X, x_inter.detach(), index)
@@ -142,9 +115,7 @@ class _MirroredAENet(DetectorNet):
             self.critic_optimizer_.step()
 
         # ---- autoencoder: fool D_recon, make interpolants look like their sources, keep codes in the ball.
-        _set_requires_grad(recon_critic, False)
-        _set_requires_grad(inter_critic, False)
-        try:
+        with frozen(recon_critic, inter_critic):
             self.optimizer_.zero_grad()
             real_pairs = recon_critic(X, X).mean().detach()
             mirror_loss = real_pairs - recon_critic(X, x_hat).mean()
@@ -152,16 +123,13 @@ class _MirroredAENet(DetectorNet):
             if interpolate:
                 outputs = self._inter_critic_outputs(X, x_inter, index)
                 interp_loss = torch.mean(torch.sum(weights * outputs**2, dim=1))
-            latent_reg = latent_norm_hinge(z, self.latent_radius)
-            loss = mirror_loss + self.lambda_inter * interp_loss + self.lambda_reg * latent_reg
+            latent_reg = latent_norm_hinge(z, hp.latent_radius)
+            loss = mirror_loss + hp.lambda_inter * interp_loss + hp.lambda_reg * latent_reg
             loss.backward()
             self.optimizer_.step()
-        finally:
-            _set_requires_grad(recon_critic, True)
-            _set_requires_grad(inter_critic, True)
 
         with torch.no_grad():
-            feature_l1 = (recon_critic.features(X, X) - recon_critic.features(X, x_hat.detach())).abs().sum(1).mean()
+            feature_l1 = critic_feature_l1(recon_critic, X, x_hat.detach()).mean()
         return {
             "loss": loss,
             "critic_loss": critic_loss,
@@ -223,10 +191,9 @@ def _mean_feature_l1(net, X):
     net._set_training(False)
     total = 0.0
     try:
-        with torch.no_grad():
-            for rows in gen_batches(X.shape[0], max(net.batch_size, 256)):
-                batch = torch.as_tensor(X[rows], device=net.device)
-                total += float(module.feature_l1(batch).sum())
+        for _, part in no_grad_batches(lambda batch: module.feature_l1(batch).sum(), X, max(net.batch_size, 256),
+                                       device=net.device, dtype=None):
+            total += float(part)
     finally:
         net._set_training(was_training)
     return total / X.shape[0]
@@ -526,45 +493,21 @@ class MirroredAEDetector(BaseDetector):
                   f"critic's Lipschitz control (a larger lambda_gp, now {self.lambda_gp:g}")
         return advice + (")." if self.spectral_norm else ", or spectral_norm=True).")
 
-    def _optimizer_kwargs(self):
-        if self.optimizer == "adam":
-            return torch.optim.Adam, {"optimizer__betas": tuple(float(b) for b in self.betas)}
-        return torch.optim.SGD, {"optimizer__momentum": float(self.momentum)}
-
     def _fit_networks(self, X, y, seed):
         self._check_params()
-        n_features = X.shape[1]
-        image_shape = self.image_shape_
-        self.latent_dim_ = resolve_latent_dim(self.latent_dim, n_features, image_shape)
-        radius = math.sqrt(self.latent_dim_) if self.latent_radius == "auto" else float(self.latent_radius)
-        module = self._make_module()
-
-        optimizer, optimizer_kwargs = self._optimizer_kwargs()
-        selector = _BestEpochSelector(self.warmup_epochs, enabled=self.select_best_epoch)
-        self.net_ = _MirroredAENet(
-            module,
-            loss_terms=_LOSS_TERMS,
-            n_interp=self.n_interp,
-            simplex_sampling=self.simplex_sampling,
-            lambda_inter=self.lambda_inter,
-            lambda_reg=self.lambda_reg,
-            latent_radius=radius,
-            lambda_gp=self.lambda_gp,
-            n_critic=self.n_critic,
-            critic_lr=self.critic_lr,
-            epoch_selector=selector,
-            optimizer=optimizer,
-            lr=self.lr,
-            optimizer__weight_decay=self.weight_decay,
-            max_epochs=self.max_epochs,
-            **optimizer_kwargs,
-            **self._net_kwargs(seed),
-        )
+        self.latent_dim_ = resolve_latent_dim(self.latent_dim, X.shape[1], self.image_shape_)
+        self.net_ = self._build_networks(max_epochs=self.max_epochs, **self._net_kwargs(seed))
         self.net_.fit(np.asarray(X, dtype=np.float32))
-        self.best_epoch_ = int(selector.best_epoch_)
+        self.best_epoch_ = int(dict(self.net_.callbacks_)["epoch_selector"].best_epoch_)
 
-    def _make_module(self):
-        """The untrained autoencoder and critics for ``n_features_in_``, ``image_shape_`` and ``latent_dim_``."""
+    def _resolved_hyperparameters(self):
+        radius = math.sqrt(self.latent_dim_) if self.latent_radius == "auto" else float(self.latent_radius)
+        return {"latent_dim": self.latent_dim_, "latent_radius": radius, "betas": tuple(float(b) for b in self.betas),
+                "momentum": float(self.momentum), "critic_lr": self.lr if self.critic_lr is None else self.critic_lr}
+
+    def _build_networks(self, **net_kwargs):
+        """The net of untrained networks of the fitted architecture: ``fit`` trains it, :func:`skanomaly.io.load`
+        fills it with stored weights."""
         n_features = self.n_features_in_
         common = dict(image_shape=self.image_shape_, base_channels=self.base_channels, activation=self.activation)
         decoder_sizes = self.decoder_hidden_layer_sizes
@@ -577,8 +520,5 @@ class MirroredAEDetector(BaseDetector):
                            **common)
         recon_critic = PairCritic(n_features, spectral_norm=self.spectral_norm, **critic_args)
         inter_critic = PairCritic(n_features, spectral_norm=False, **critic_args)
-        return _MirroredAEModule(encoder, decoder, recon_critic, inter_critic)
-
-    def _build_networks(self):
-        """A net of untrained networks of the fitted architecture, for :func:`skanomaly.io.load`."""
-        return _MirroredAENet(self._make_module(), loss_terms=_LOSS_TERMS)
+        module = _MirroredAEModule(encoder, decoder, recon_critic, inter_critic)
+        return _MirroredAENet(module, hp=self._hyperparameters(), loss_terms=_LOSS_TERMS, **net_kwargs)

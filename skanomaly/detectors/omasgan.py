@@ -15,14 +15,13 @@ The anomaly score combines ``J`` with the retrained critic ``C``; see :class:`OM
 """
 
 import math
-from contextlib import contextmanager
 from numbers import Integral, Real
 
 import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
-from sklearn.utils import check_random_state, gen_batches
+from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
@@ -30,7 +29,7 @@ from torch import nn
 from ..base import BaseDetector, DetectorNet, _history_frame
 from ..divergences import DIVERGENCES, KLWGAN, get_divergence
 from ..exceptions import TrainingDivergedError
-from ..nn import ACTIVATIONS, CRITIC_ARCHITECTURES, make_critic, make_decoder, r1_penalty
+from ..nn import ACTIVATIONS, CRITIC_ARCHITECTURES, frozen, make_critic, make_decoder, no_grad_batches, r1_penalty
 from ..utils import resolve_latent_dim
 
 __all__ = ["OMASGANDetector"]
@@ -118,21 +117,6 @@ def scattering(z, samples, eps):
     return (latent / spread)[off_diagonal].mean()
 
 
-@contextmanager
-def _frozen(*modules):
-    """Within the block, the modules take no gradients (inputs still do)."""
-    flags = [[p.requires_grad for p in m.parameters()] for m in modules]
-    for module in modules:
-        for p in module.parameters():
-            p.requires_grad_(False)
-    try:
-        yield
-    finally:
-        for module, module_flags in zip(modules, flags):
-            for p, flag in zip(module.parameters(), module_flags):
-                p.requires_grad_(flag)
-
-
 # ------------------------------------------------------------------------------------------ the networks
 class OMASGANModule(nn.Module):
     """Container of the OMASGAN networks; each stage adds its own, separate instances.
@@ -173,18 +157,12 @@ class _StageNet(DetectorNet):
     """One OMASGAN stage: a skorch net over the shared container that trains only ``trainable`` networks.
 
     The other networks are used frozen, in eval mode (fixed BatchNorm statistics in conv generators, no
-    spectral-norm power iterations), and their outputs are computed without gradients.
+    spectral-norm power iterations), and their outputs are computed without gradients. Every stage reads
+    :class:`OMASGANDetector`'s hyperparameters, with ``divergence``, ``boundary_divergence``, ``latent_dim`` and
+    ``critic_lr`` resolved; generators train with ``lr``, critics with ``critic_lr``.
     """
 
     trainable = ()
-
-    def __init__(self, module, *, divergence, latent_dim, generator_lr, critic_lr, betas, **kwargs):
-        super().__init__(module, **kwargs)
-        self.divergence = divergence
-        self.latent_dim = latent_dim
-        self.generator_lr = generator_lr
-        self.critic_lr = critic_lr
-        self.betas = betas
 
     def _set_training(self, training=True):
         super()._set_training(False)
@@ -192,11 +170,8 @@ class _StageNet(DetectorNet):
             for name in self.trainable:
                 getattr(self.module_, name).train()
 
-    def _adam(self, network, lr):
-        return torch.optim.Adam(network.parameters(), lr=lr, betas=self.betas)
-
     def _latent(self, n, like):
-        return torch.randn(max(int(n), 2), self.latent_dim, device=like.device, dtype=like.dtype)
+        return torch.randn(max(int(n), 2), self.hp.latent_dim, device=like.device, dtype=like.dtype)
 
     def train_step_terms(self, X, y):
         # Non-finite, huge and exploding terms are stopped by the base class's DivergenceGuard.
@@ -212,16 +187,10 @@ class _StageNet(DetectorNet):
 class _GANStageNet(_StageNet):
     """Shared step of Task 1 (``G`` vs ``D``) and Task 3 (``G'`` vs ``C`` with weighted positives/negatives)."""
 
-    def __init__(self, module, *, nonsaturating=True, n_critic=1, r1_weight=0.0, **kwargs):
-        super().__init__(module, **kwargs)
-        self.nonsaturating = nonsaturating
-        self.n_critic = n_critic
-        self.r1_weight = r1_weight
-
     def initialize_optimizer(self, triggered_directly=None):
         generator_name, critic_name = self.trainable
-        self.optimizer_ = self._adam(getattr(self.module_, generator_name), self.generator_lr)
-        self.critic_optimizer_ = self._adam(getattr(self.module_, critic_name), self.critic_lr)
+        self.optimizer_ = self.make_optimizer(getattr(self.module_, generator_name))
+        self.critic_optimizer_ = self.make_optimizer(getattr(self.module_, critic_name), lr=self.hp.critic_lr)
         return self
 
     def critic_objective(self, critic, X, fake):
@@ -229,21 +198,22 @@ class _GANStageNet(_StageNet):
         raise NotImplementedError
 
     def stage_step(self, X):
+        hp = self.hp
         generator_name, critic_name = self.trainable
         generator = getattr(self.module_, generator_name)
         critic = getattr(self.module_, critic_name)
         fake = generator(self._latent(X.shape[0], X))
         fake_fixed = fake.detach()
         zero = X.new_zeros(())
-        for _ in range(self.n_critic):
+        for _ in range(hp.n_critic):
             self.critic_optimizer_.zero_grad()
             critic_loss = self.critic_objective(critic, X, fake_fixed)
-            penalty = r1_penalty(critic, X) if self.r1_weight > 0 else zero
-            (critic_loss + self.r1_weight * penalty).backward()
+            penalty = r1_penalty(critic, X) if hp.lambda_r1 > 0 else zero
+            (critic_loss + hp.lambda_r1 * penalty).backward()
             self.critic_optimizer_.step()
-        with _frozen(critic):
+        with frozen(critic):
             self.optimizer_.zero_grad()
-            generator_loss = _generator_loss(self.divergence, critic(fake), self.nonsaturating)
+            generator_loss = _generator_loss(hp.divergence, critic(fake), hp.nonsaturating)
             generator_loss.backward()
             self.optimizer_.step()
         return {
@@ -261,7 +231,8 @@ class _Task1Net(_GANStageNet):
     trainable = ("generator", "critic")
 
     def critic_objective(self, critic, X, fake):
-        return _critic_loss_positive(self.divergence, critic(X)) + _critic_loss_negative(self.divergence, critic(fake))
+        divergence = self.hp.divergence
+        return _critic_loss_positive(divergence, critic(X)) + _critic_loss_negative(divergence, critic(fake))
 
 
 class _Task3Net(_GANStageNet):
@@ -273,78 +244,79 @@ class _Task3Net(_GANStageNet):
     stage_name = "task3"
     trainable = ("retrained_generator", "retrained_critic")
 
-    def __init__(self, module, *, alpha=0.3, gamma=0.4, beta=0.7, **kwargs):
-        super().__init__(module, **kwargs)
-        self.alpha = alpha
-        self.gamma = gamma
-        self.beta = beta
-
     def critic_objective(self, critic, X, fake):
-        module, div = self.module_, self.divergence
+        module, hp, div = self.module_, self.hp, self.hp.divergence
         with torch.no_grad():
             generated = module.generator(self._latent(X.shape[0], X))
             boundary = module.boundary_generator(self._latent(X.shape[0], X))
         loss = _critic_loss_negative(div, critic(fake))
-        if self.alpha > 0:
-            loss = loss + self.alpha * _critic_loss_positive(div, critic(X))
-        if self.gamma > 0:
-            loss = loss + self.gamma * _critic_loss_positive(div, critic(generated))
-        if self.beta > 0:
-            loss = loss + self.beta * _critic_loss_negative(div, critic(boundary))
+        if hp.alpha > 0:
+            loss = loss + hp.alpha * _critic_loss_positive(div, critic(X))
+        if hp.gamma > 0:
+            loss = loss + hp.gamma * _critic_loss_positive(div, critic(generated))
+        if hp.beta > 0:
+            loss = loss + hp.beta * _critic_loss_negative(div, critic(boundary))
         return loss
 
 
 class _Task2Net(_StageNet):
     """Task 2: the boundary generator ``B`` minimises ``-m(B, G) + mu * d(B, G) + nu * s(B, z)``.
 
-    With ``train_critic``, ``m`` uses the container's ``boundary_critic`` (a copy of ``D``), which is trained
-    at every step to maximise the variational estimate between the data batch and the (detached) ``B(z)``.
+    With ``boundary_critic="train"``, ``m`` uses the container's ``boundary_critic`` (a copy of ``D``), which is
+    trained at every step to maximise the variational estimate between the data batch and the (detached) ``B(z)``.
+
+    Parameters
+    ----------
+    module : OMASGANModule
+    hp : Hyperparameters
+    reference_data : torch.Tensor or None, default=None
+        The data rows ``d`` draws its reference points from (``boundary_reference="data"``); ``None`` draws fresh
+        ``G(z)`` samples.
+    data_radius : float or None, default=None
+        Root mean squared distance of the training rows from their mean, the scale of the runaway check; needed
+        for training.
+    **kwargs
+        Passed to :class:`~skanomaly.base.DetectorNet`.
     """
 
     stage_name = "task2"
 
-    def __init__(self, module, *, boundary_divergence, mu=0.2, nu=0.25, n_reference=1024, reference_data=None,
-                 eps=1e-3, data_radius=1.0, train_critic=False, r1_weight=0.0, **kwargs):
-        super().__init__(module, **kwargs)
-        self.boundary_divergence = boundary_divergence
-        self.mu = mu
-        self.nu = nu
-        self.n_reference = n_reference
+    def __init__(self, module, *, hp, reference_data=None, data_radius=None, **kwargs):
+        super().__init__(module, hp=hp, **kwargs)
         self.reference_data = reference_data
-        self.eps = eps
         self.data_radius = data_radius
-        self.train_critic = train_critic
-        self.r1_weight = r1_weight
-        self.trainable = ("boundary_generator", "boundary_critic") if train_critic else ("boundary_generator",)
+        self.train_critic = hp.boundary_critic == "train"
+        self.trainable = ("boundary_generator", "boundary_critic") if self.train_critic else ("boundary_generator",)
 
     def initialize_optimizer(self, triggered_directly=None):
-        self.optimizer_ = self._adam(self.module_.boundary_generator, self.generator_lr)
+        self.optimizer_ = self.make_optimizer(self.module_.boundary_generator)
         if self.train_critic:
-            self.critic_optimizer_ = self._adam(self.module_.boundary_critic, self.critic_lr)
+            self.critic_optimizer_ = self.make_optimizer(self.module_.boundary_critic, lr=self.hp.critic_lr)
         return self
 
     def _reference(self, like):
         """The ``Q`` reference points of ``d``: fresh ``G(z)`` samples, or a random subset of the data."""
+        n_reference = self.hp.n_reference
         with torch.no_grad():
             if self.reference_data is None:
-                return self.module_.generator(self._latent(self.n_reference, like))
+                return self.module_.generator(self._latent(n_reference, like))
             data = self.reference_data
             if data.device != like.device or data.dtype != like.dtype:
                 data = self.reference_data = data.to(like.device, like.dtype)
-            if data.shape[0] <= self.n_reference:
+            if data.shape[0] <= n_reference:
                 return data
-            return data[torch.randperm(data.shape[0])[: self.n_reference].to(data.device)]
+            return data[torch.randperm(data.shape[0])[:n_reference].to(data.device)]
 
     def stage_step(self, X):
-        module, div = self.module_, self.boundary_divergence
+        module, hp, div = self.module_, self.hp, self.hp.boundary_divergence
         z = self._latent(X.shape[0], X)
         boundary = module.boundary_generator(z)
         if self.train_critic:
             critic = module.boundary_critic
             self.critic_optimizer_.zero_grad()
             critic_loss = -div.estimate(critic(X), critic(boundary.detach()))
-            if self.r1_weight > 0:
-                critic_loss = critic_loss + self.r1_weight * r1_penalty(critic, X)
+            if hp.lambda_r1 > 0:
+                critic_loss = critic_loss + hp.lambda_r1 * r1_penalty(critic, X)
             critic_loss.backward()
             self.critic_optimizer_.step()
             positive = X
@@ -356,18 +328,18 @@ class _Task2Net(_StageNet):
         with torch.no_grad():
             v_positive = critic(positive)
         self.optimizer_.zero_grad()
-        with _frozen(critic):
+        with frozen(critic):
             m = div.estimate(v_positive, critic(boundary))
         reference = self._reference(X)
-        d = nearest_distance(boundary, reference, self.eps)
-        s = scattering(z, boundary, self.eps)
-        loss = -m + self.mu * d + self.nu * s
+        d = nearest_distance(boundary, reference, hp.scatter_eps)
+        s = scattering(z, boundary, hp.scatter_eps)
+        loss = -m + hp.mu * d + hp.nu * s
         loss.backward()
         self.optimizer_.step()
         # Judged on the scale of the data and of the reference points (G may not have reached the data's scale
         # yet); d is at least eps by construction.
         spread = max(self.data_radius, _radius(reference))
-        if float(d.detach()) > _EXPLODING_DISTANCE * spread + self.eps:
+        if float(d.detach()) > _EXPLODING_DISTANCE * spread + hp.scatter_eps:
             source = "data" if self.reference_data is not None else "generated data"
             raise self.divergence_error(
                 "d_distance",
@@ -386,12 +358,8 @@ class _AnomalyDiscriminatorNet(_StageNet):
     stage_name = "j"
     trainable = ("anomaly_discriminator",)
 
-    def __init__(self, module, *, delta=0.5, **kwargs):
-        super().__init__(module, **kwargs)
-        self.delta = delta
-
     def initialize_optimizer(self, triggered_directly=None):
-        self.optimizer_ = self._adam(self.module_.anomaly_discriminator, self.critic_lr)
+        self.optimizer_ = self.make_optimizer(self.module_.anomaly_discriminator, lr=self.hp.critic_lr)
         return self
 
     def stage_step(self, X):
@@ -404,7 +372,7 @@ class _AnomalyDiscriminatorNet(_StageNet):
         j_boundary = F.softplus(-j(boundary)).mean()
         j_data = F.softplus(j(X)).mean()
         j_generated = F.softplus(j(generated)).mean()
-        loss = j_boundary + self.delta * j_data + (1.0 - self.delta) * j_generated
+        loss = j_boundary + self.hp.delta * j_data + (1.0 - self.hp.delta) * j_generated
         loss.backward()
         self.optimizer_.step()
         return {"loss": loss, "j_boundary": j_boundary, "j_data": j_data, "j_generated": j_generated}
@@ -780,74 +748,47 @@ class OMASGANDetector(BaseDetector):
         return divergence, boundary
 
     def _fit_networks(self, X, y, seed):
-        n_features = X.shape[1]
         if np.all(X == X[0]):
             raise ValueError(
                 f"OMASGANDetector: the training data has no spread (all {X.shape[0]} rows are identical), so there "
                 "is no distribution for the generator to learn and no boundary around it. Check the input rows."
             )
-        self.latent_dim_ = resolve_latent_dim(self.latent_dim, n_features, self.image_shape_)
+        self.latent_dim_ = resolve_latent_dim(self.latent_dim, X.shape[1], self.image_shape_)
         self._check_params()
         self.divergence_, self.boundary_divergence_ = self._resolve_divergences()
-        shapes = dict(image_shape=self.image_shape_, hidden_layer_sizes=self.hidden_layer_sizes,
-                      base_channels=self.base_channels, activation=self.activation)
-        def new_generator():
-            return make_decoder(self.latent_dim_, n_features, out_activation=self.generator_out_activation, **shapes)
-
-        def new_critic():
-            return make_critic(n_features, spectral_norm=self.spectral_norm, architecture=self.critic_architecture,
-                               **shapes)
-
-        def copy_of(network, factory):
-            # A fresh instance loaded with the weights: a deepcopy of a spectrally normalised module would share
-            # torch's parametrized class with the original, and freezing one would break the other.
-            clone = factory().to(next(network.parameters()).device)
-            clone.load_state_dict(network.state_dict())
-            return clone
-
-        module = OMASGANModule(new_generator(), new_critic())
+        module = OMASGANModule(self._new_network("generator"), self._new_network("critic"))
         X32 = X.astype(np.float32)
-        common = dict(divergence=self.divergence_, latent_dim=self.latent_dim_, generator_lr=self.lr,
-                      critic_lr=self.lr if self.critic_lr is None else self.critic_lr, betas=tuple(self.betas))
-        gan = dict(nonsaturating=self.nonsaturating, n_critic=self.n_critic, r1_weight=self.lambda_r1)
+        hp = self._hyperparameters()
         last = STAGES.index(self.stop_after)
         frames = []
 
-        def run(stage, net_class, epochs, **kwargs):
+        def run(stage, net_class, epochs, **data):
             phase = f"stage {len(frames) + 1}/{last + 1} {stage} ({_STAGE_DESCRIPTIONS[stage]})"
-            net = net_class(module, loss_terms=_STAGE_TERMS[stage], max_epochs=epochs, phase=phase,
-                            **self._net_kwargs(seed + len(frames)), **common, **kwargs)
+            net = net_class(module, hp=hp, loss_terms=_STAGE_TERMS[stage], max_epochs=epochs, phase=phase,
+                            **self._net_kwargs(seed + len(frames)), **data)
             net.fit(X32)
             frame = _history_frame(net.history).reset_index()
             frame.insert(0, "stage", stage)
             frames.append(frame.rename(columns={"epoch": "stage_epoch"}))
             return net
 
-        net = run("task1", _Task1Net, self.task1_epochs, **gan)
+        net = run("task1", _Task1Net, self.task1_epochs)
         if last >= 1:
-            module.boundary_generator = copy_of(module.generator, new_generator)
-            train_critic = self.boundary_critic == "train"
-            if train_critic:
-                module.boundary_critic = copy_of(module.critic, new_critic)
-            reference = None
-            if self.boundary_reference == "data":
-                reference = torch.as_tensor(X32)
+            module.boundary_generator = self._copy_of(module.generator, "generator")
+            if self.boundary_critic == "train":
+                module.boundary_critic = self._copy_of(module.critic, "critic")
+            reference = torch.as_tensor(X32) if self.boundary_reference == "data" else None
             centred = X - X.mean(axis=0)
             radius = float(np.sqrt(np.mean(np.sum(centred**2, axis=1))))
-            net = run("task2", _Task2Net, self.task2_epochs, boundary_divergence=self.boundary_divergence_,
-                      mu=self.mu, nu=self.nu, n_reference=self.n_reference, reference_data=reference,
-                      eps=self.scatter_eps, data_radius=radius, train_critic=train_critic,
-                      r1_weight=self.lambda_r1)
+            net = run("task2", _Task2Net, self.task2_epochs, reference_data=reference, data_radius=radius)
             net.reference_data = None
         if last >= 2:
-            module.retrained_generator = copy_of(module.generator, new_generator)
-            module.retrained_critic = copy_of(module.critic, new_critic)
-            net = run("task3", _Task3Net, self.task3_epochs, alpha=self.alpha, gamma=self.gamma, beta=self.beta,
-                      **gan)
+            module.retrained_generator = self._copy_of(module.generator, "generator")
+            module.retrained_critic = self._copy_of(module.critic, "critic")
+            net = run("task3", _Task3Net, self.task3_epochs)
         if last >= 3:
-            module.anomaly_discriminator = make_critic(n_features, spectral_norm=self.anomaly_spectral_norm,
-                                                       architecture=self.critic_architecture, **shapes)
-            net = run("j", _AnomalyDiscriminatorNet, self.j_epochs, delta=self.delta)
+            module.anomaly_discriminator = self._new_network("anomaly_discriminator")
+            net = run("j", _AnomalyDiscriminatorNet, self.j_epochs)
         self.net_ = net
         history = pd.concat(frames, ignore_index=True)
         history.index = pd.RangeIndex(1, len(history) + 1, name="epoch")
@@ -860,40 +801,55 @@ class OMASGANDetector(BaseDetector):
         self.anomaly_discriminator_ = module.anomaly_discriminator
         return history
 
+    def _resolved_hyperparameters(self):
+        return {"latent_dim": self.latent_dim_, "divergence": self.divergence_,
+                "boundary_divergence": self.boundary_divergence_, "betas": tuple(self.betas),
+                "critic_lr": self.lr if self.critic_lr is None else self.critic_lr}
+
+    def _new_network(self, kind):
+        """An untrained ``"generator"`` (``G``, ``B``, ``G'``), ``"critic"`` (``D``, ``C``) or
+        ``"anomaly_discriminator"`` (``J``)."""
+        shapes = dict(image_shape=self.image_shape_, hidden_layer_sizes=self.hidden_layer_sizes,
+                      base_channels=self.base_channels, activation=self.activation)
+        if kind == "generator":
+            return make_decoder(self.latent_dim_, self.n_features_in_, out_activation=self.generator_out_activation,
+                                **shapes)
+        spectral_norm = self.anomaly_spectral_norm if kind == "anomaly_discriminator" else self.spectral_norm
+        return make_critic(self.n_features_in_, spectral_norm=spectral_norm, architecture=self.critic_architecture,
+                           **shapes)
+
+    def _copy_of(self, network, kind):
+        """A new ``kind`` network with ``network``'s weights.
+
+        A fresh instance rather than a deepcopy: a deepcopy of a spectrally normalised module would share torch's
+        parametrized class with the original, and freezing one would break the other.
+        """
+        clone = self._new_network(kind).to(next(network.parameters()).device)
+        clone.load_state_dict(network.state_dict())
+        return clone
+
     def _build_networks(self):
         """A net of untrained networks of the fitted architecture, for :func:`skanomaly.io.load`.
 
         The container holds the networks of every stage up to ``stop_after``, built as ``fit`` builds them; the
         net is of the last stage's class.
         """
-        n_features = self.n_features_in_
-        shapes = dict(image_shape=self.image_shape_, hidden_layer_sizes=self.hidden_layer_sizes,
-                      base_channels=self.base_channels, activation=self.activation)
-
-        def new_generator():
-            return make_decoder(self.latent_dim_, n_features, out_activation=self.generator_out_activation, **shapes)
-
-        def new_critic(spectral_norm=self.spectral_norm):
-            return make_critic(n_features, spectral_norm=spectral_norm, architecture=self.critic_architecture,
-                               **shapes)
-
-        module = OMASGANModule(new_generator(), new_critic())
+        module = OMASGANModule(self._new_network("generator"), self._new_network("critic"))
         last = STAGES.index(self.stop_after)
-        net_class, kwargs = _Task1Net, {}
+        net_class = _Task1Net
         if last >= 1:
-            module.boundary_generator = new_generator()
+            module.boundary_generator = self._new_network("generator")
             if self.boundary_critic == "train":
-                module.boundary_critic = new_critic()
-            net_class, kwargs = _Task2Net, {"boundary_divergence": self.boundary_divergence_}
+                module.boundary_critic = self._new_network("critic")
+            net_class = _Task2Net
         if last >= 2:
-            module.retrained_generator = new_generator()
-            module.retrained_critic = new_critic()
-            net_class, kwargs = _Task3Net, {}
+            module.retrained_generator = self._new_network("generator")
+            module.retrained_critic = self._new_network("critic")
+            net_class = _Task3Net
         if last >= 3:
-            module.anomaly_discriminator = new_critic(self.anomaly_spectral_norm)
-            net_class, kwargs = _AnomalyDiscriminatorNet, {}
-        return net_class(module, divergence=self.divergence_, latent_dim=self.latent_dim_, generator_lr=self.lr,
-                         critic_lr=self.lr, betas=tuple(self.betas), **kwargs)
+            module.anomaly_discriminator = self._new_network("anomaly_discriminator")
+            net_class = _AnomalyDiscriminatorNet
+        return net_class(module, hp=self._hyperparameters())
 
     # ------------------------------------------------------------------------------------------ scoring
     def _critic_term(self, critic, x):
@@ -977,12 +933,8 @@ class OMASGANDetector(BaseDetector):
         parameter = next(network.parameters())
         z = torch.randn(n_samples, self.latent_dim_, generator=generator, dtype=torch.float64)
         network.eval()
-        parts = []
-        with torch.no_grad():
-            for rows in gen_batches(n_samples, self.batch_size):
-                batch = z[rows].to(parameter.device, parameter.dtype)
-                parts.append(network(batch).to("cpu", torch.float64).numpy())
-        samples = np.concatenate(parts)
+        samples = np.concatenate([part for _, part in no_grad_batches(network, z, self.batch_size,
+                                                                      device=parameter.device, dtype=parameter.dtype)])
         if not np.all(np.isfinite(samples)):
             raise TrainingDivergedError("The generator produced non-finite samples; refit with a lower learning rate.")
         return samples

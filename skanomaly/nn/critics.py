@@ -6,7 +6,7 @@ from torch import nn
 from .conv import ConvEncoder, ResidualCritic
 from .mlp import MLP
 
-__all__ = ["CRITIC_ARCHITECTURES", "make_critic", "PairCritic"]
+__all__ = ["CRITIC_ARCHITECTURES", "critic_feature_l1", "make_critic", "PairCritic"]
 
 CRITIC_ARCHITECTURES = ("auto", "dcgan", "resnet")
 
@@ -93,3 +93,23 @@ class PairCritic(nn.Module):
 
     def forward(self, x, x_other):
         return self.net(torch.cat([x, x_other], dim=1)).squeeze(1)
+
+
+def critic_feature_l1(critic, x, x_other):
+    """Per-sample L1 distance between a pair critic's features of ``(x, x)`` and of ``(x, x_other)``.
+
+    ``R(x) = || f(x, x) - f(x, x') ||_1`` with ``f`` the penultimate features (``critic.features``): with
+    ``x' = G(E(x))`` the score of the mirrored autoencoders (the R-score of AMA, Somepalli et al. 2021; the
+    feature distance of the mirrored autoencoder, Wu et al.).
+
+    Parameters
+    ----------
+    critic : PairCritic or any module with ``features(x, x_other)``
+    x, x_other : torch.Tensor of shape (n, n_features)
+
+    Returns
+    -------
+    distance : torch.Tensor of shape (n,)
+    """
+    difference = critic.features(x, x) - critic.features(x, x_other)
+    return difference.abs().reshape(x.shape[0], -1).sum(dim=1)
