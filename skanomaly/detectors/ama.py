@@ -302,11 +302,9 @@ class AMADetector(BaseDetector):
     Because the Lipschitz critics form a symmetric class, the minus sign makes the critic score the negatives'
     pairs with the *reversed* orientation (reconstructed pairs high, mirrored pairs low), while the
     encoder/generator still reconstruct negatives well in that critic's eyes. The negatives thus shape the
-    critic and its features: samples like them get atypically *low* R-scores, which the two-sided A-score flags
-    (with known anomalies and ``negative_fraction=None``, the A-score separated them while the R-score ranked
-    them as the most normal rows).
+    critic and its features: samples like them get atypically *low* R-scores, which the two-sided A-score flags.
     A variant in which the critic separates negatives' pairs like normal ones and the encoder/generator
-    maximise their gap is unbounded (it diverged within 20 epochs on synthetic data) and is not offered.
+    maximise their gap is unbounded (both players would widen the same gap) and is not offered.
 
     **Negatives.** ``atypical_selection="inward"`` (default) / ``"outward"``: after ``warmup_epochs``, each
     step adds negatives to its batch of :math:`n` normal rows so that they make up ``negative_fraction`` of the
@@ -318,9 +316,8 @@ class AMADetector(BaseDetector):
     :math:`[\max(r - \delta, 0), r]` (inward) or :math:`[r, r + \delta]` (outward), where :math:`r` is the
     median norm of the batch's codes (``shell_radius``); ``None`` disables them. The paper puts the shell at
     :math:`r = \sqrt{d}` (``shell_radius="sqrt_dim"``), the radius at which codes of a standard normal would lie.
-    The latent regulariser shrinks the codes far inside that sphere (median code norms of trained models 15 to 26
-    times smaller than :math:`\sqrt{d}` on Thyroid, Arrhythmia and MNIST-5k), so the default follows the codes,
-    a documented deviation from the paper (see the user guide). The normal rows and the negatives pass through
+    The latent regulariser shrinks the codes far inside that sphere, so the default follows the codes, a
+    documented deviation from the paper (the user guide gives the measured code norms). The normal rows and the negatives pass through
     :math:`E` and :math:`G` as one batch, so the BatchNorm statistics of conv encoders and generators are those
     of the mixed batch and their running estimates, used for scoring, stay with the normal data.
     **Semi-supervised mode** (``semi_supervised=True``): ``fit(X, y)`` with labels ``y`` (1 = anomaly,
@@ -408,8 +405,7 @@ class AMADetector(BaseDetector):
         Spectral normalisation of the critic's layers (on top of, or instead of, the gradient penalty).
     lambda_gp : float, default=10.0
         Weight of the gradient penalty; 0 disables it. The default Lipschitz control is the gradient penalty
-        alone: on Thyroid, spectral normalisation (alone or added) gave a weaker critic and worse scores on
-        held-out training normals vs. synthetic uniform anomalies (no anomaly labels used to choose).
+        alone (the user guide says how it was chosen without anomaly labels).
     lr : float, default=3e-4
         Adam learning rate of all three networks.
     betas : tuple of float, default=(0.0, 0.9)

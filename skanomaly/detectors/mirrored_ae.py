@@ -248,9 +248,8 @@ class MirroredAEDetector(BaseDetector):
     [0, 1] including near-reconstructions; AMA's recipe (``U[0, 0.5]`` normalised) is
     ``simplex_sampling="uniform"``. ``D_recon`` is Lipschitz-controlled by the WGAN-GP penalty by default
     (``lambda_gp=10``, ``n_critic=3``; spectral norm is the option ``spectral_norm``); ``D_inter`` is a
-    plain regressor (no spectral norm). No critic has BatchNorm. The defaults (Adam, ``lr=1e-3``) were chosen
-    without labels, on the training reconstruction error of Thyroid: with ``lr=1e-4`` or a spectrally
-    normalised critic the autoencoder barely learned to reconstruct within 50 epochs.
+    plain regressor (no spectral norm). No critic has BatchNorm. The optimiser defaults (Adam, ``lr=1e-3``)
+    were chosen without labels (see the user guide).
 
     Tabular rows use MLPs (scale them first, e.g. ``make_pipeline(MinMaxScaler(), MirroredAEDetector())``);
     images (``image_shape`` set, or 3-D/4-D input) use DCGAN-style conv nets and conv pair critics that stack

@@ -444,7 +444,7 @@ class OMASGANDetector(BaseDetector):
     **Ablations** (``stop_after``): ``"task1"`` trains Task 1 only and scores with the Task-1 critic's term,
     ``score_samples = T_D(x)``; ``"task2"`` also trains ``B`` (for :meth:`boundary_samples`) and scores
     like ``"task1"``; ``"task3"`` scores with the retrained critic, ``score_samples = T_C(x)``; ``"full"``
-    (default) uses ``-AS``. (Paper, MNIST leave-one-out: 0.59 -> 0.71 -> 0.84 for Task 1 -> Task 3 -> full.)
+    (default) uses ``-AS``.
     :meth:`ablation_scores` of a full model also gives ``"lambda_fd=0.0"``, the score of ``J`` alone.
 
     Choices the paper leaves open, and deviations, all parameters: ``boundary_divergence="auto"`` uses the KL
@@ -455,15 +455,15 @@ class OMASGANDetector(BaseDetector):
     is. The authors' released code trains neither Task 3 nor J and does not compute the score; both are built
     here from the paper's equations.
 
-    Robustness: a non-finite loss term, a term beyond ``1e8`` in magnitude, or boundary samples drifting more
-    than 100 data radii from the reference stop training with a
+    Robustness: a non-finite, huge or exploding loss term (see :class:`~skanomaly.base.DivergenceGuard`), or
+    boundary samples drifting more than 100 data radii from the reference, stop training with a
     :class:`~skanomaly.exceptions.TrainingDivergedError` that names the stage and the term; scores and samples
     are checked to be finite. The distances of ``d`` and ``s`` use ``scatter_eps`` so that collapsed samples
     give finite values and gradients.
 
-    On low-dimensional data (e.g. 2-D toys) spectrally normalised critics are too smooth to resolve thin
-    modes; ``spectral_norm=False, lambda_r1=0.1`` works better there (see the example
-    ``examples/plot_omasgan_boundary.py`` for settings that reach a grid AUROC of about 0.97-0.99).
+    Low-dimensional data (e.g. 2-D toys) needs critics that resolve thin modes, such as
+    ``spectral_norm=False, lambda_r1=0.1``; the user guide and ``examples/plot_omasgan_boundary.py`` give
+    settings for 2-D data.
 
     Tabular rows use MLPs (scale them first, e.g. ``make_pipeline(MinMaxScaler(), OMASGANDetector())``);
     images (``image_shape`` set, or 3-D/4-D input) use DCGAN-style conv generators and spectrally normalised

@@ -28,9 +28,8 @@ PRESETS = {
     },
     # Deep SVDD: the class defaults (Adam 1e-4 and weight decay 1e-6 as in Ruff et al. 2018, PyOD's 64-32 network,
     # 100 epochs as PyOD) on Thyroid; batch 32 on Arrhythmia's 190 training rows; on KDD99's 198k rows, batch 512
-    # as the baseline autoencoder and 10 epochs (about 3.9k steps; 2 epochs took 15 s on random data of that size on
-    # the shared 2-core machine, so 20 would take over 2 minutes a fit). Fixed before any run that measured a
-    # detection metric.
+    # as the baseline autoencoder and 10 epochs (about 3.9k steps), half the baseline's, to bound the time of a fit.
+    # Fixed before any run that measured a detection metric.
     "DeepSVDDDetector": {
         "arrhythmia": {"batch_size": 32},
         "kddcup99": {"max_epochs": 10, "batch_size": 512},
@@ -50,11 +49,9 @@ PRESETS = {
         # any test metric was seen: the class's conv nets (DCGAN-style; the critic is the SN-GAN-style residual
         # one on 32x32, critic_architecture="auto"), 32-d latent for 1x28x28 and 64-d for 3x32x32, batch 64, the
         # 100-epoch schedule above.
-        # No synthetic negatives on 1x28x28 images (atypical_selection=None): on MNIST-5k one-class, dropping them
-        # scored higher, but that was a test-split ablation, so it was checked on a second dataset by a rule fixed
-        # before the runs (adopt iff the mean one-class AUROC over the ten classes of Fashion-MNIST-5k rises by
-        # >= 0.02). It rose from 0.896 to 0.919 (seed 0, A-score; docs/benchmarks/fashion_mnist_one_class). Each
-        # entry thus rests on the other dataset's result, but both results were seen before the change.
+        # No synthetic negatives on 1x28x28 images (atypical_selection=None): adopted by a rule fixed before the
+        # runs, after a test-split ablation on MNIST-5k (adopt iff the mean one-class AUROC over the ten classes of
+        # Fashion-MNIST-5k rises by >= 0.02); the rule, its outcome and its limits are in docs/user_guide/ama.md.
         "mnist": {"latent_dim": 32, "batch_size": 64, "atypical_selection": None},
         "fashion_mnist": {"latent_dim": 32, "batch_size": 64, "atypical_selection": None},
         "cifar10": {"latent_dim": 64, "batch_size": 64},
@@ -62,9 +59,9 @@ PRESETS = {
     # Mirrored AE (Wu et al., supplementary table of hyperparameters): latent size, learning rate, batch size,
     # epochs and interpolation weight lambda per tabular dataset; network sizes as AMA's for the same data. The
     # image entries are our choices (as AMA's), with the class default 50 epochs.
-    # One deliberate deviation: the supplement trains Thyroid with SGD (momentum 0.5, lr 2e-5); measured here on
-    # the training data only (seed 0), the critic's Wasserstein estimate kept rising from 0.002 to 0.53 over
-    # the 100 epochs, i.e. the autoencoder never caught up, so the preset keeps the class default Adam (lr 1e-3).
+    # One deliberate deviation: the supplement trains Thyroid with SGD (momentum 0.5, lr 2e-5), with which the
+    # autoencoder did not catch up with its critic on the training data; the preset keeps the class default Adam
+    # (lr 1e-3). The reason is in docs/benchmarks/reports/mirrored_ae.md.
     "MirroredAEDetector": {
         "thyroid": {"latent_dim": 4, "hidden_layer_sizes": (12,), "decoder_hidden_layer_sizes": (12,),
                     "lambda_inter": 1.2, "batch_size": 64, "max_epochs": 100},
