@@ -501,7 +501,7 @@ class MirroredAEDetector(BaseDetector):
 
     def _resolved_hyperparameters(self):
         radius = math.sqrt(self.latent_dim_) if self.latent_radius == "auto" else float(self.latent_radius)
-        return {"latent_dim": self.latent_dim_, "latent_radius": radius, "betas": tuple(float(b) for b in self.betas),
+        return {"latent_dim": self.latent_dim_, "latent_radius": radius, "betas": self._check_betas(),
                 "momentum": float(self.momentum), "critic_lr": self.lr if self.critic_lr is None else self.critic_lr}
 
     def _build_networks(self, **net_kwargs):

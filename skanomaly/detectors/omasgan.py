@@ -803,7 +803,7 @@ class OMASGANDetector(BaseDetector):
 
     def _resolved_hyperparameters(self):
         return {"latent_dim": self.latent_dim_, "divergence": self.divergence_,
-                "boundary_divergence": self.boundary_divergence_, "betas": tuple(self.betas),
+                "boundary_divergence": self.boundary_divergence_, "betas": self._check_betas(),
                 "critic_lr": self.lr if self.critic_lr is None else self.critic_lr}
 
     def _new_network(self, kind):
