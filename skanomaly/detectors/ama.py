@@ -81,7 +81,8 @@ class _AMANet(DetectorNet):
     """
 
     # Simplex interpolation mixes every code with codes of other rows of its batch; a lone row could only be
-    # mixed with itself, so a last batch of one row is dropped whatever the layers.
+    # mixed with itself, so a last batch of one row is dropped whatever the layers (and whatever n_interp, so
+    # that the batches of a fit do not depend on it).
     drop_single_row_batch = True
 
     def __init__(self, module, *, hp, negatives=None, **kwargs):
