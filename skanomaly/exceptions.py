@@ -1,6 +1,6 @@
 """Exceptions and warnings raised by skanomaly."""
 
-__all__ = ["TrainingDivergedError"]
+__all__ = ["DetectorUnavailableError", "TrainingDivergedError"]
 
 
 class TrainingDivergedError(RuntimeError):
@@ -13,4 +13,11 @@ class TrainingDivergedError(RuntimeError):
     names the detector, the stage, the epoch and the loss term, and what to change in that detector's own
     parameters (usually: scale the input, lower the learning rate, strengthen the critics' Lipschitz control).
     The detector is then left unfitted.
+    """
+
+
+class DetectorUnavailableError(ImportError):
+    """A registered detector cannot be built because its code or an optional dependency is missing.
+
+    The benchmark runner records such detectors as ``status="skipped"`` with the message, instead of failing.
     """

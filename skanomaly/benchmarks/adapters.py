@@ -146,8 +146,8 @@ class PyODAdapter(ExternalDetectorAdapter):
 def pyod_autoencoder_factory(dataset_name, seed, **overrides):
     """Factory of the ``PyOD-AutoEncoder`` spec: PyOD's ``AutoEncoder`` behind :class:`PyODAdapter`.
 
-    PyOD's own scaling is off (the runner scales); ``PRESETS["PyOD-AutoEncoder"]`` sizes its training per
-    dataset, ``overrides`` win.
+    PyOD's own scaling is off (the runner scales); ``overrides`` set any PyOD parameter (the registry passes its
+    ``PRESETS["PyOD-AutoEncoder"]`` entry for the dataset this way).
 
     Parameters
     ----------
@@ -161,7 +161,7 @@ def pyod_autoencoder_factory(dataset_name, seed, **overrides):
     -------
     adapter : PyODAdapter
     """
-    from .registry import PRESETS, DetectorUnavailableError
+    from ..exceptions import DetectorUnavailableError
 
     try:
         from pyod.models.auto_encoder import AutoEncoder
@@ -179,7 +179,6 @@ def pyod_autoencoder_factory(dataset_name, seed, **overrides):
         "random_state": int(seed),
         # A string, not None: PyOD turns None into a torch.device in __init__, which breaks sklearn's clone.
         "device": "cuda" if torch.cuda.is_available() else "cpu",
-        **PRESETS.get("PyOD-AutoEncoder", {}).get(dataset_name, {}),
         **overrides,
     }
     return PyODAdapter(AutoEncoder(**kwargs))
@@ -190,8 +189,8 @@ def pyod_deep_svdd_factory(dataset_name, seed, **overrides):
 
     PyOD's own scaling is off (the runner scales); every other parameter keeps PyOD's default (a 64-32 network with
     ReLU, dropout 0.2, Adam 1e-4 with weight decay 0.5e-6, 100 epochs of batch 32, no autoencoder) unless
-    ``PRESETS["PyOD-DeepSVDD"]`` sizes its training for the dataset; ``overrides`` win. ``n_features`` stays
-    ``None``: the adapter sets it from the training data.
+    ``overrides`` set it (the registry passes its ``PRESETS["PyOD-DeepSVDD"]`` entry for the dataset this way).
+    ``n_features`` stays ``None``: the adapter sets it from the training data.
 
     Parameters
     ----------
@@ -205,7 +204,7 @@ def pyod_deep_svdd_factory(dataset_name, seed, **overrides):
     -------
     adapter : PyODAdapter
     """
-    from .registry import PRESETS, DetectorUnavailableError
+    from ..exceptions import DetectorUnavailableError
 
     try:
         from pyod.models.deep_svdd import DeepSVDD
@@ -219,7 +218,6 @@ def pyod_deep_svdd_factory(dataset_name, seed, **overrides):
         "preprocessing": False,
         "verbose": 0,
         "random_state": int(seed),
-        **PRESETS.get("PyOD-DeepSVDD", {}).get(dataset_name, {}),
         **overrides,
     }
     return PyODAdapter(DeepSVDD(**kwargs))

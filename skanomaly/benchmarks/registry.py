@@ -25,6 +25,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from ..detectors.presets import PRESETS as DETECTOR_PRESETS
+from ..exceptions import DetectorUnavailableError
 
 __all__ = [
     "DatasetSpec",
@@ -49,13 +50,6 @@ __all__ = [
 
 #: Name of the reference detector that every benchmark includes.
 REFERENCE_DETECTOR = "IsolationForest"
-
-
-class DetectorUnavailableError(ImportError):
-    """Raised when a registered detector cannot be built because its code or an optional dependency is missing.
-
-    The runner records such detectors as ``status="skipped"`` with the message, instead of failing.
-    """
 
 
 def _import_object(path):
@@ -491,11 +485,16 @@ def list_detectors():
     return list(DETECTORS)
 
 
+def _preset(detector_name, dataset_name):
+    """A copy of the registry's preset of ``detector_name`` for ``dataset_name`` (empty when there is none)."""
+    return dict(PRESETS.get(detector_name, {}).get(dataset_name, {}))
+
+
 def _pyod_deep_svdd_factory(dataset_name, seed, **overrides):
     """PyOD's ``DeepSVDD`` behind the PyOD adapter: :func:`skanomaly.benchmarks.adapters.pyod_deep_svdd_factory`."""
     from .adapters import pyod_deep_svdd_factory
 
-    return pyod_deep_svdd_factory(dataset_name, seed, **overrides)
+    return pyod_deep_svdd_factory(dataset_name, seed, **{**_preset("PyOD-DeepSVDD", dataset_name), **overrides})
 
 
 def _pyod_autoencoder_factory(dataset_name, seed, **overrides):
@@ -503,7 +502,7 @@ def _pyod_autoencoder_factory(dataset_name, seed, **overrides):
     (imported when a run is built, so that listing the registry stays light)."""
     from .adapters import pyod_autoencoder_factory
 
-    return pyod_autoencoder_factory(dataset_name, seed, **overrides)
+    return pyod_autoencoder_factory(dataset_name, seed, **{**_preset("PyOD-AutoEncoder", dataset_name), **overrides})
 
 
 def _base_spec(base):
