@@ -1,4 +1,5 @@
 import os
+import signal
 
 import numpy as np
 import pytest
@@ -6,6 +7,11 @@ import torch
 
 # Two cores on CI: keep torch from oversubscribing when pytest-xdist runs workers side by side.
 torch.set_num_threads(int(os.environ.get("SKANOMALY_TEST_THREADS", "1")))
+
+# Several tests send SIGINT (Ctrl-C) to a fit. A suite started as a background job of a non-interactive shell
+# inherits SIGINT ignored, and would pass the ignoring on to the processes it starts; restore Python's default.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture
