@@ -1,6 +1,8 @@
-"""What the speed work must not change: scores, the training batches, memory use at scoring, lazy imports.
+"""What the speed work must not change: the training batches, memory use at scoring, lazy imports.
 
-Speed itself is measured by ``docs/benchmarks/speed/speed_study.py``, never asserted here.
+That scores depend neither on ``score_batch_size`` nor on the input's float dtype is checked for every detector
+in tests/test_contract.py. Speed itself is measured by ``docs/benchmarks/speed/speed_study.py``, never asserted
+here.
 """
 
 import subprocess
@@ -13,25 +15,10 @@ import pytest
 import torch
 from torch.utils.data import BatchSampler, RandomSampler, SequentialSampler
 
-from skanomaly import (
-    AMADetector,
-    AutoEncoderDetector,
-    DeepSVDDDetector,
-    MirroredAEDetector,
-    OMASGANDetector,
-)
+from skanomaly import AutoEncoderDetector
 from skanomaly.base import DetectorNet, Hyperparameters, _BatchIndexSampler, _RowTensors
 
-TINY = {
-    AMADetector: dict(max_epochs=1, batch_size=32, hidden_layer_sizes=(8,), critic_hidden_layer_sizes=(8,),
-                      latent_dim=2, n_critic=1),
-    AutoEncoderDetector: dict(max_epochs=1, batch_size=32, hidden_layer_sizes=(8,), latent_dim=2),
-    DeepSVDDDetector: dict(max_epochs=1, batch_size=32, hidden_layer_sizes=(8,), latent_dim=2),
-    MirroredAEDetector: dict(max_epochs=1, batch_size=32, hidden_layer_sizes=(8,), critic_hidden_layer_sizes=(8,),
-                             latent_dim=2, warmup_epochs=0, n_critic=1),
-    OMASGANDetector: dict(task1_epochs=1, task2_epochs=1, task3_epochs=1, j_epochs=1, hidden_layer_sizes=(8,),
-                          latent_dim=2, batch_size=32, n_reference=16),
-}
+TINY = dict(max_epochs=1, batch_size=32, hidden_layer_sizes=(8,), latent_dim=2)
 
 
 @pytest.fixture(scope="module")
@@ -40,42 +27,8 @@ def data():
     return rng.normal(size=(150, 5)), rng.normal(scale=2.0, size=(103, 5))
 
 
-@pytest.fixture(scope="module", params=list(TINY), ids=lambda cls: cls.__name__)
-def fitted(request, data):
-    return request.param(random_state=0, **TINY[request.param]).fit(data[0])
-
-
-def test_scores_do_not_depend_on_score_batch_size(fitted, data):
-    X = data[1]
-    assert fitted.get_params()["score_batch_size"] == 4096
-    reference = fitted.score_samples(X)
-    assert reference.dtype == np.float64
-    try:
-        for score_batch_size in (1, 7, 64):
-            fitted.set_params(score_batch_size=score_batch_size)
-            # float64 products of different batch shapes may differ in the last bit, never more
-            np.testing.assert_allclose(fitted.score_samples(X), reference, rtol=1e-12, atol=1e-12)
-            ablations = fitted.ablation_scores(X)
-            fitted.set_params(score_batch_size=4096)
-            np.testing.assert_allclose(fitted.ablation_scores(X).to_numpy(), ablations.to_numpy(), rtol=1e-12,
-                                       atol=1e-12)
-    finally:
-        fitted.set_params(score_batch_size=4096)
-
-
-def test_float32_input_scores_like_its_float64_values(fitted, data):
-    X32 = data[1].astype(np.float32)
-    np.testing.assert_array_equal(fitted.score_samples(X32), fitted.score_samples(X32.astype(np.float64)))
-
-
-@pytest.mark.parametrize("bad", [0, 1.5, "big"])
-def test_score_batch_size_is_validated(data, bad):
-    with pytest.raises(ValueError, match="score_batch_size"):
-        AutoEncoderDetector(score_batch_size=bad, **TINY[AutoEncoderDetector]).fit(data[0])
-
-
 def test_float32_input_is_not_copied_whole_at_scoring(data):
-    det = AutoEncoderDetector(random_state=0, score_batch_size=256, **TINY[AutoEncoderDetector]).fit(data[0])
+    det = AutoEncoderDetector(random_state=0, score_batch_size=256, **TINY).fit(data[0])
     X32 = np.random.RandomState(1).normal(size=(40_000, 5)).astype(np.float32)
     validated = det._validate_X(X32, reset=False)
     assert validated.dtype == np.float32 and np.shares_memory(validated, X32)
