@@ -351,6 +351,8 @@ def interrupt_verdicts():
     current, heading_seen, deadline = None, False, time.monotonic() + 240
     try:
         while True:
+            if time.monotonic() > deadline:  # also when a fit that missed its SIGINT keeps printing epochs
+                raise queue.Empty
             line = lines.get(timeout=max(1.0, deadline - time.monotonic()))
             if line is None:
                 break
