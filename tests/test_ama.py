@@ -31,14 +31,14 @@ def _encoder_vector(det):
 @pytest.fixture(scope="module")
 def fitted():
     X = _normal_rows(96)
-    return AMADetector(max_epochs=2, warmup_epochs=0, random_state=0, **FAST).fit(X), X
+    return AMADetector(max_epochs=2, atypical_warmup_epochs=0, random_state=0, **FAST).fit(X), X
 
 
 def test_learns_to_separate_shifted_rows(blobs):
     X_train, X_test, y_test = blobs
     det = AMADetector(max_epochs=8, random_state=0, **{**FAST, "n_critic": 2}).fit(X_train)
     assert roc_auc_score(y_test, det.anomaly_score(X_test)) >= 0.9
-    assert roc_auc_score(y_test, det.r_score(X_test)) >= 0.9
+    assert roc_auc_score(y_test, det.feature_l1(X_test)) >= 0.9
 
 
 def test_learns_a_subspace_with_the_mirrored_loss():
@@ -53,8 +53,8 @@ def test_learns_a_subspace_with_the_mirrored_loss():
     X_train = near_plane(400)
     X_test = np.vstack([near_plane(100), rng.normal(size=(100, 8)) * X_train.std(axis=0)])
     y_test = np.r_[np.zeros(100), np.ones(100)]
-    mirror_only = dict(atypical_selection=None, n_interp=1, lambda_reg=0.0, lr=1e-3, lr_milestones=(1.0,),
-                       latent_dim=3, random_state=0, device="cpu")
+    mirror_only = dict(atypical_selection=None, n_interp=1, lambda_latent_norm=0.0, lr=1e-3, lr_milestones=(1.0,),
+                       latent_dim=3, n_critic=2, random_state=0, device="cpu")
     trained = AMADetector(max_epochs=40, **mirror_only).fit(X_train)
     untrained = AMADetector(max_epochs=1, **mirror_only).fit(X_train)
     assert roc_auc_score(y_test, trained.anomaly_score(X_test)) >= 0.95
@@ -83,14 +83,14 @@ def test_history_records_every_term(fitted):
         ({"negative_fraction": None}, None),
         ({"negative_fraction": 0.5}, None),
         ({"shell_radius": "sqrt_dim"}, None),
-        ({"lambda_reg": 0.0}, None),
+        ({"lambda_latent_norm": 0.0}, None),
         ({"lambda_gp": 1.0}, None),
         ({"spectral_norm": False}, None),
     ],
 )
 def test_every_ablation_switch_changes_the_training(fitted, switch, zero_column):
     det, X = fitted
-    ablated = AMADetector(max_epochs=2, warmup_epochs=0, random_state=0, **{**FAST, **switch}).fit(X)
+    ablated = AMADetector(max_epochs=2, atypical_warmup_epochs=0, random_state=0, **{**FAST, **switch}).fit(X)
     assert not torch.allclose(_encoder_vector(ablated), _encoder_vector(det))
     assert not np.allclose(ablated.score_samples(X), det.score_samples(X))
     if zero_column is not None:
@@ -118,9 +118,10 @@ def test_negative_fraction_sets_the_count_and_the_weights_of_the_negatives(fitte
 def test_synthetic_negatives_decode_codes_from_the_shell(fitted, selection, shell_radius):
     det, X = fitted
     net = copy.deepcopy(det.net_)  # changed below: the shared fixture stays as fitted
-    delta = 0.25
+    width = 0.25
     # warm-up -1: the fitted net keeps no epoch history, and the negatives are drawn as after the warm-up
-    net.hp = net.hp.replace(atypical_selection=selection, shell_radius=shell_radius, delta=delta, warmup_epochs=-1)
+    net.hp = net.hp.replace(atypical_selection=selection, shell_radius=shell_radius, shell_width=width,
+                            atypical_warmup_epochs=-1)
     rows = torch.tensor(X[:40], dtype=next(net.module_.parameters()).dtype)
     codes = []
     net.module_.decoder.register_forward_pre_hook(lambda module, args: codes.append(args[0]))
@@ -132,14 +133,14 @@ def test_synthetic_negatives_decode_codes_from_the_shell(fitted, selection, shel
             radius = float(net.module_.encoder(rows).norm(dim=1).median())
     else:
         radius = shell_radius
-    low, high = (radius - delta, radius) if selection == "inward" else (radius, radius + delta)
+    low, high = (radius - width, radius) if selection == "inward" else (radius, radius + width)
     norms = codes[-1].norm(dim=1)
     assert codes[-1].shape == (4, det.latent_dim_)  # a tenth of the mixed batch of 40 + 4
     assert torch.all(norms >= low - 1e-6) and torch.all(norms <= high + 1e-6)
 
 
 def test_warmup_delays_the_synthetic_negatives():
-    det = AMADetector(max_epochs=4, warmup_epochs=2, random_state=0, **FAST).fit(_normal_rows(64))
+    det = AMADetector(max_epochs=4, atypical_warmup_epochs=2, random_state=0, **FAST).fit(_normal_rows(64))
     negative = det.history_["negative"].to_numpy()
     assert np.all(negative[:2] == 0) and np.all(negative[2:] != 0)
 
@@ -153,28 +154,30 @@ def test_schedule_scales_with_max_epochs(max_epochs, warmup, milestones):
     assert _resolve_schedule(max_epochs, 5, (0.5,))[0] == 5
 
 
-def test_a_score_is_the_two_sided_gaussian_tail_of_the_r_score(fitted):
+def test_a_score_is_the_two_sided_gaussian_tail_of_the_feature_l1_score(fitted):
     det, X = fitted
     X_new = np.vstack([X[:20], X[:20] + 3.0])
-    r_det = AMADetector(max_epochs=2, warmup_epochs=0, random_state=0, score_type="r_score", **FAST).fit(X)
-    r_scores = -r_det.score_samples(X_new)
-    # the score type does not change the training: same networks, same R-scores
-    np.testing.assert_array_equal(r_scores, det.r_score(X_new))
-    np.testing.assert_allclose(det.r_score_mean_, det.r_score(X).mean(), rtol=1e-12)
-    np.testing.assert_allclose(det.r_score_std_, det.r_score(X).std(), rtol=1e-12)
-    z = np.abs(r_scores - det.r_score_mean_) / det.r_score_std_
+    l1_det = AMADetector(max_epochs=2, atypical_warmup_epochs=0, random_state=0, score_type="feature_l1",
+                         **FAST).fit(X)
+    l1 = -l1_det.score_samples(X_new)
+    # the score type does not change the training: same networks, same feature-L1 scores
+    np.testing.assert_array_equal(l1, det.feature_l1(X_new))
+    np.testing.assert_allclose(det.feature_l1_mean_, det.feature_l1(X).mean(), rtol=1e-12)
+    np.testing.assert_allclose(det.feature_l1_std_, det.feature_l1(X).std(), rtol=1e-12)
+    z = np.abs(l1 - det.feature_l1_mean_) / det.feature_l1_std_
     expected = math.log(2.0) + log_ndtr(-z)
     np.testing.assert_allclose(det.score_samples(X_new), expected, rtol=1e-12)
     assert np.all(det.score_samples(X_new) <= 0.0)
-    # R-scores atypically LOW are anomalous for the A-score, but normal for the R-score
-    low = det.r_score_mean_ - 4 * det.r_score_std_
-    assert math.log(2.0) + log_ndtr(-abs(low - det.r_score_mean_) / det.r_score_std_) < math.log(0.001)
+    # feature-L1 scores atypically LOW are anomalous for the A-score, but normal for the feature-L1 score
+    low = det.feature_l1_mean_ - 4 * det.feature_l1_std_
+    assert math.log(2.0) + log_ndtr(-abs(low - det.feature_l1_mean_) / det.feature_l1_std_) < math.log(0.001)
 
 
 def test_ablation_scores_give_the_other_score_type(fitted):
     det, X = fitted
-    column = det.ablation_scores(X)["score_type=r_score"].to_numpy()
-    refitted = AMADetector(max_epochs=2, warmup_epochs=0, random_state=0, score_type="r_score", **FAST).fit(X)
+    column = det.ablation_scores(X)["score_type=feature_l1"].to_numpy()
+    refitted = AMADetector(max_epochs=2, atypical_warmup_epochs=0, random_state=0, score_type="feature_l1",
+                           **FAST).fit(X)
     np.testing.assert_array_equal(column, refitted.score_samples(X))
     np.testing.assert_array_equal(refitted.ablation_scores(X)["score_type=a_score"].to_numpy(), det.score_samples(X))
 
@@ -206,18 +209,18 @@ def test_semi_supervised_uses_the_known_anomalies():
     assert (unsupervised.history_["negative"] == 0).all()
     assert (semi.history_["negative"] != 0).all()
     # the known anomalies are not trained on as normal data: the A-score statistics come from the normal rows
-    np.testing.assert_allclose(semi.r_score_mean_, semi.r_score(X_normal).mean(), rtol=1e-12)
+    np.testing.assert_allclose(semi.feature_l1_mean_, semi.feature_l1(X_normal).mean(), rtol=1e-12)
     # new rows of the anomalous cluster are flagged by the (two-sided) A-score only with the known anomalies;
-    # the critic scores negatives' pairs with reversed orientation, so their R-scores are atypically LOW
+    # the critic scores negatives' pairs with reversed orientation, so their feature-L1 scores are atypically LOW
     assert roc_auc_score(y_test, unsupervised.anomaly_score(X_test)) < 0.7
     assert roc_auc_score(y_test, semi.anomaly_score(X_test)) > 0.9
-    assert roc_auc_score(y_test, semi.r_score(X_test)) < 0.2
+    assert roc_auc_score(y_test, semi.feature_l1(X_test)) < 0.2
 
 
 def test_y_is_ignored_unless_semi_supervised(fitted):
     det, X = fitted
     y = np.arange(X.shape[0]) % 3
-    with_y = AMADetector(max_epochs=2, warmup_epochs=0, random_state=0, **FAST).fit(X, y)
+    with_y = AMADetector(max_epochs=2, atypical_warmup_epochs=0, random_state=0, **FAST).fit(X, y)
     np.testing.assert_array_equal(with_y.score_samples(X), det.score_samples(X))
 
 

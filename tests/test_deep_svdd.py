@@ -76,14 +76,15 @@ def test_centre_is_fixed_by_the_initial_pass(blobs):
     assert np.any(np.abs(mean) < 0.05)  # the eps rule did something
 
 
-@pytest.mark.parametrize("nu", [0.05, 0.2])
-def test_soft_boundary_radius_is_the_nu_quantile(blobs, nu):
+@pytest.mark.parametrize("soft_boundary_nu", [0.05, 0.2])
+def test_soft_boundary_radius_is_the_nu_quantile(blobs, soft_boundary_nu):
     X_train, _, _ = blobs
-    det = DeepSVDDDetector(objective="soft-boundary", nu=nu, radius_warmup_epochs=0, **FAST).fit(X_train)
+    det = DeepSVDDDetector(objective="soft-boundary", soft_boundary_nu=soft_boundary_nu, radius_warmup_epochs=0,
+                           **FAST).fit(X_train)
     distances = np.linalg.norm(_codes(det, X_train) - det.center_, axis=1)
-    np.testing.assert_allclose(det.radius_, np.quantile(distances, 1 - nu), rtol=1e-4)
+    np.testing.assert_allclose(det.radius_, np.quantile(distances, 1 - soft_boundary_nu), rtol=1e-4)
     # score_samples = R^2 - ||phi(x) - c||^2: about a share nu of the training rows lies outside the sphere.
-    assert abs(np.mean(det.score_samples(X_train) < 0) - nu) <= 0.01
+    assert abs(np.mean(det.score_samples(X_train) < 0) - soft_boundary_nu) <= 0.01
     assert det.history_["radius"].iloc[0] == 0 and det.history_["radius"].iloc[-1] > 0
 
 

@@ -40,12 +40,12 @@ TINY = {
            "latent_dim": 2, "n_critic": 1, "device": "cpu", **p}),
     "MirroredAEDetector": lambda **p: MirroredAEDetector(
         **{"max_epochs": 2, "batch_size": 32, "hidden_layer_sizes": (8,), "critic_hidden_layer_sizes": (8,),
-           "latent_dim": 2, "warmup_epochs": 0, "n_critic": 1, "device": "cpu", **p}),
+           "latent_dim": 2, "selection_warmup_epochs": 0, "n_critic": 1, "device": "cpu", **p}),
     "DeepSVDDDetector": lambda **p: DeepSVDDDetector(
         **{"objective": "soft-boundary", "radius_warmup_epochs": 1, "max_epochs": 2, "batch_size": 32,
            "hidden_layer_sizes": (8,), "latent_dim": 2, "device": "cpu", **p}),
     "OMASGANDetector": lambda **p: OMASGANDetector(
-        **{"task1_epochs": 1, "task2_epochs": 1, "task3_epochs": 1, "j_epochs": 1, "hidden_layer_sizes": (8,),
+        **{"task1_epochs": 1, "task2_epochs": 1, "task3_epochs": 1, "j_epochs": 1, "critic_hidden_layer_sizes": (8,),
            "latent_dim": 2, "batch_size": 32, "n_reference": 16, "device": "cpu", **p}),
     "SeedEnsembleDetector": lambda **p: SeedEnsembleDetector(
         AutoEncoderDetector(max_epochs=2, batch_size=32, hidden_layer_sizes=(8,), latent_dim=2, device="cpu",
@@ -218,14 +218,14 @@ def test_ama_a_score_is_finite_for_extreme_inputs(X):
     extreme = np.vstack([X[:3], np.full((1, X.shape[1]), 1e155), np.full((1, X.shape[1]), -1e200)])
     try:
         scores = detector.score_samples(extreme)
-    except TrainingDivergedError:  # allowed: the R-score itself left float64's range
+    except TrainingDivergedError:  # allowed: the feature-L1 score itself left float64's range
         return
     assert np.isfinite(scores).all(), scores
     assert scores[3:].max() < scores[:3].min()
     np.testing.assert_array_equal(detector.predict(extreme[3:]), -1)
-    # Far into the tail the log tail probability is still resolved: R-scores 40, 1e3 and 1e100 standard
+    # Far into the tail the log tail probability is still resolved: feature-L1 scores 40, 1e3 and 1e100 standard
     # deviations above the training mean get finite, strictly decreasing A-scores.
-    far = detector.r_score_mean_ + detector.r_score_std_ * np.array([40.0, 1e3, 1e100])
+    far = detector.feature_l1_mean_ + detector.feature_l1_std_ * np.array([40.0, 1e3, 1e100])
     detector._batched = lambda fn, rows: far
     tail = detector._score_samples(np.zeros((3, X.shape[1])))
     assert np.isfinite(tail).all() and tail[0] > tail[1] > tail[2]
@@ -287,10 +287,11 @@ _CHILD = textwrap.dedent("""
     small = dict(hidden_layer_sizes=(8,), latent_dim=2, batch_size=32, device="cpu", verbose=1, random_state=0)
     critic = dict(critic_hidden_layer_sizes=(8,), n_critic=1)
     stages = dict(task1_epochs=1, task2_epochs=1, task3_epochs=1, j_epochs=1, n_reference=16)
+    gan_small = {**{k: v for k, v in small.items() if k != "hidden_layer_sizes"}, "critic_hidden_layer_sizes": (8,)}
     SCENARIOS = {
         "AutoEncoderDetector": lambda: AutoEncoderDetector(max_epochs=LONG, **small),
         "AMADetector": lambda: AMADetector(max_epochs=LONG, **small, **critic),
-        "MirroredAEDetector": lambda: MirroredAEDetector(max_epochs=LONG, warmup_epochs=0, **small, **critic),
+        "MirroredAEDetector": lambda: MirroredAEDetector(max_epochs=LONG, selection_warmup_epochs=0, **small, **critic),
         "DeepSVDDDetector": lambda: DeepSVDDDetector(objective="soft-boundary", radius_warmup_epochs=1,
                                                      max_epochs=LONG, **small),
         "SeedEnsembleDetector": lambda: SeedEnsembleDetector(
@@ -299,7 +300,7 @@ _CHILD = textwrap.dedent("""
     }
     for stage in ("task1", "task2", "task3", "j"):
         SCENARIOS["OMASGANDetector-" + stage] = (
-            lambda stage=stage: OMASGANDetector(**{**stages, stage + "_epochs": LONG}, **small))
+            lambda stage=stage: OMASGANDetector(**{**stages, stage + "_epochs": LONG}, **gan_small))
 
     X = np.random.RandomState(0).normal(size=(64, 4))
     for name in sys.argv[1:]:

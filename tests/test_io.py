@@ -26,7 +26,7 @@ from skanomaly.detectors import (
 from skanomaly.ensemble import SeedEnsembleDetector
 
 TINY = dict(max_epochs=1, random_state=0, device="cpu")
-OMASGAN_TINY = dict(task1_epochs=1, task2_epochs=1, task3_epochs=1, j_epochs=1, hidden_layer_sizes=(16,),
+OMASGAN_TINY = dict(task1_epochs=1, task2_epochs=1, task3_epochs=1, j_epochs=1, critic_hidden_layer_sizes=(16,),
                     n_reference=32, random_state=0, device="cpu")
 
 # name -> (factory, input kind); every detector, and settings that change the stored networks.
@@ -38,15 +38,17 @@ CASES = {
             "rows"),
     "ama_spectral_marginal": (lambda: AMADetector(hidden_layer_sizes=(8,), critic_hidden_layer_sizes=(8, 8),
                                                   spectral_norm=True, mirrored=False, n_critic=1,
-                                                  score_type="r_score", **TINY), "rows"),
+                                                  score_type="feature_l1", **TINY), "rows"),
     "mirrored_ae": (lambda: MirroredAEDetector(hidden_layer_sizes=(16,), critic_hidden_layer_sizes=(16,),
-                                               n_critic=1, warmup_epochs=0, **TINY), "rows"),
+                                               n_critic=1, selection_warmup_epochs=0, **TINY), "rows"),
     "mirrored_ae_bn_spectral": (lambda: MirroredAEDetector(hidden_layer_sizes=(16,), decoder_hidden_layer_sizes=(8,),
                                                            critic_hidden_layer_sizes=(8,), batch_norm=True,
                                                            spectral_norm=True, n_critic=1, **TINY), "rows"),
     "omasgan": (lambda: OMASGANDetector(**OMASGAN_TINY), "rows"),
     "omasgan_task2_trained_critic": (lambda: OMASGANDetector(stop_after="task2", boundary_critic="train",
                                                              **OMASGAN_TINY), "rows"),
+    "omasgan_decoder_sizes": (lambda: OMASGANDetector(decoder_hidden_layer_sizes=(8, 24), out_activation="sigmoid",
+                                                      **OMASGAN_TINY), "rows"),
     "deep_svdd": (lambda: DeepSVDDDetector(hidden_layer_sizes=(16,), latent_dim=4, **TINY), "rows"),
     "seed_ensemble": (lambda: SeedEnsembleDetector(AutoEncoderDetector(hidden_layer_sizes=(8,), **TINY),
                                                    n_estimators=2, random_state=np.random.RandomState(3)), "rows"),
@@ -150,7 +152,7 @@ def test_loaded_model_has_the_same_fitted_state(tmp_path, name):
     if name == "autoencoder_frame":
         np.testing.assert_array_equal(loaded.feature_names_in_, model.feature_names_in_)
     if name == "ama":
-        assert (loaded.r_score_mean_, loaded.r_score_std_) == (model.r_score_mean_, model.r_score_std_)
+        assert (loaded.feature_l1_mean_, loaded.feature_l1_std_) == (model.feature_l1_mean_, model.feature_l1_std_)
         assert loaded.lr_milestones_ == model.lr_milestones_
     if name == "omasgan":
         assert loaded.score_stats_ == model.score_stats_
@@ -269,7 +271,7 @@ def test_pickle_stores_the_weights_once(tmp_path):
 
 def test_omasgan_pickle_does_not_copy_its_named_networks():
     X = _data("rows")
-    model = OMASGANDetector(**{**OMASGAN_TINY, "hidden_layer_sizes": (96, 96)}).fit(X)
+    model = OMASGANDetector(**{**OMASGAN_TINY, "critic_hidden_layer_sizes": (96, 96)}).fit(X)
     weight_bytes = sum(v.numel() * v.element_size() for v in model.net_.module_.state_dict().values())
     assert len(pickle.dumps(model)) < 1.2 * weight_bytes
     restored = pickle.loads(pickle.dumps(model))

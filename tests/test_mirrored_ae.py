@@ -17,7 +17,7 @@ from skanomaly.nn import ConvEncoder, ResidualCritic
 # Small networks and few epochs: every fit below takes well under a few seconds on one core. The critic is
 # spectrally normalised with one step per batch (cheaper than the default gradient penalty, tested separately).
 TINY = dict(hidden_layer_sizes=(16,), critic_hidden_layer_sizes=(16, 16), latent_dim=4, max_epochs=4,
-            warmup_epochs=1, batch_size=32, lr=1e-3, lambda_gp=0.0, spectral_norm=True, n_critic=1,
+            selection_warmup_epochs=1, batch_size=32, lr=1e-3, lambda_gp=0.0, spectral_norm=True, n_critic=1,
             device="cpu", random_state=0)
 
 
@@ -42,7 +42,7 @@ def _scores(data, **params):
 @pytest.mark.parametrize("critic", [{}, {"lambda_gp": 10.0, "spectral_norm": False, "n_critic": 3}])
 def test_learns_shifted_gaussians(blobs, critic):
     X_train, X_test, y_test = blobs
-    model = MirroredAEDetector(**{**TINY, "max_epochs": 8, "warmup_epochs": 2, **critic}).fit(X_train)
+    model = MirroredAEDetector(**{**TINY, "max_epochs": 8, "selection_warmup_epochs": 2, **critic}).fit(X_train)
     auroc = roc_auc_score(y_test, model.anomaly_score(X_test))
     assert auroc > 0.95
     assert model.predict(X_test).tolist().count(-1) > 50  # most shifted rows are flagged
@@ -50,7 +50,7 @@ def test_learns_shifted_gaussians(blobs, critic):
 
 def test_fitted_attributes_and_history(fitted):
     terms = {"train_loss", "critic_loss", "wasserstein", "gradient_penalty", "inter_critic_loss", "mirror_loss",
-             "interp_loss", "latent_reg", "feature_l1", "train_feature_l1"}
+             "interp_loss", "latent_hinge", "feature_l1", "train_feature_l1"}
     assert terms <= set(fitted.history_.columns)
     assert fitted.n_epochs_ == 4 and len(fitted.history_) == 4
     assert 2 <= fitted.best_epoch_ <= 4
@@ -114,13 +114,13 @@ def test_default_critic_is_wgan_gp(data):
     np.testing.assert_array_equal(clone.score_samples(data[1]), model.score_samples(data[1]))
 
 
-def test_latent_regulariser(data):
+def test_latent_hinge(data):
     # A small radius makes the hinge active; switching its weight off then changes the trained model.
     active = MirroredAEDetector(**{**TINY, "latent_radius": 0.1}).fit(data[0])
-    assert (active.history_["latent_reg"] > 0).all()
-    off = MirroredAEDetector(**{**TINY, "latent_radius": 0.1, "lambda_reg": 0.0}).fit(data[0])
+    assert (active.history_["latent_hinge"] > 0).all()
+    off = MirroredAEDetector(**{**TINY, "latent_radius": 0.1, "lambda_latent_hinge": 0.0}).fit(data[0])
     assert not np.allclose(active.score_samples(data[1]), off.score_samples(data[1]))
-    # With the hinge on, codes are pulled towards the ball: their norms shrink compared with lambda_reg=0.
+    # With the hinge on, codes are pulled towards the ball: their norms shrink compared with lambda_latent_hinge=0.
     with torch.no_grad():
         x = torch.tensor(data[0], dtype=torch.float64)
         norm_on = active.net_.module_.encoder(x).norm(dim=1).mean()
@@ -130,7 +130,7 @@ def test_latent_regulariser(data):
 
 def test_best_epoch_selection_restores_the_selected_weights(data):
     X_train = data[0]
-    params = {**TINY, "max_epochs": 6, "warmup_epochs": 2}
+    params = {**TINY, "max_epochs": 6, "selection_warmup_epochs": 2}
     model = MirroredAEDetector(**params).fit(X_train)
     curve = model.history_["train_feature_l1"].to_numpy()
     assert model.best_epoch_ == 3 + int(np.argmin(curve[2:]))
@@ -145,8 +145,8 @@ def test_best_epoch_selection_restores_the_selected_weights(data):
         assert not np.allclose(model.score_samples(data[1]), last.score_samples(data[1]))
 
 
-def test_warmup_longer_than_training_keeps_last_epoch(data):
-    model = MirroredAEDetector(**{**TINY, "max_epochs": 2, "warmup_epochs": 5}).fit(data[0])
+def test_selection_warmup_longer_than_training_keeps_last_epoch(data):
+    model = MirroredAEDetector(**{**TINY, "max_epochs": 2, "selection_warmup_epochs": 5}).fit(data[0])
     assert model.best_epoch_ == 2
 
 
@@ -157,7 +157,7 @@ def test_asymmetric_decoder(data):
 
 
 IMAGE = dict(max_epochs=1, batch_size=8, base_channels=4, critic_hidden_layer_sizes=(8,), latent_dim=4,
-             warmup_epochs=0, n_critic=1, device="cpu", random_state=0)
+             selection_warmup_epochs=0, n_critic=1, device="cpu", random_state=0)
 
 
 @pytest.mark.parametrize("shape", [(1, 28, 28), (3, 32, 32)])
@@ -179,6 +179,6 @@ def test_batchnorm_nets_refuse_batches_of_one():
 def test_decoder_sizes_are_listed_latent_side_first():
     X = np.random.RandomState(0).rand(40, 12)
     det = MirroredAEDetector(latent_dim=3, hidden_layer_sizes=(8,), decoder_hidden_layer_sizes=(5, 7),
-                             max_epochs=1, n_critic=1, warmup_epochs=0, random_state=0).fit(X)
+                             max_epochs=1, n_critic=1, selection_warmup_epochs=0, random_state=0).fit(X)
     widths = [layer.out_features for layer in det.net_.module_.decoder if isinstance(layer, torch.nn.Linear)]
     assert widths == [5, 7, 12]

@@ -101,8 +101,8 @@ def _ama(**params):
     "make, critic_of",
     [
         (_ama, lambda det: [det.net_.module_.critic.net]),
-        (lambda **p: MirroredAEDetector(max_epochs=1, base_channels=2, latent_dim=4, warmup_epochs=0, n_critic=1,
-                                        batch_size=8, random_state=0, device="cpu", **p),
+        (lambda **p: MirroredAEDetector(max_epochs=1, base_channels=2, latent_dim=4, selection_warmup_epochs=0,
+                                        n_critic=1, batch_size=8, random_state=0, device="cpu", **p),
          lambda det: [det.net_.module_.recon_critic.net, det.net_.module_.inter_critic.net]),
         (lambda **p: OMASGANDetector(task1_epochs=1, task2_epochs=1, task3_epochs=1, j_epochs=1, base_channels=2,
                                      latent_dim=4, batch_size=8, n_reference=8, random_state=0, device="cpu", **p),

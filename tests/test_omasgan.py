@@ -20,7 +20,7 @@ from skanomaly.detectors.omasgan import OMASGANDetector
 from skanomaly.exceptions import TrainingDivergedError
 
 # Tiny networks and one epoch per stage: for API checks, not for learning.
-TINY = dict(task1_epochs=1, task2_epochs=1, task3_epochs=1, j_epochs=1, hidden_layer_sizes=(8,), latent_dim=2,
+TINY = dict(task1_epochs=1, task2_epochs=1, task3_epochs=1, j_epochs=1, critic_hidden_layer_sizes=(8,), latent_dim=2,
             batch_size=32, n_reference=16, device="cpu")
 
 # The 2-D settings of examples/plot_omasgan_boundary.py, with shorter stages.
@@ -166,7 +166,7 @@ def test_sampling_needs_the_stage(toy_data):
     with pytest.raises(ValueError, match="Task 3"):
         det.generate(5, network="retrained")
     assert det.generate(5).shape == (5, 2)  # "auto" falls back to G
-    with pytest.raises(ValueError, match="full"):
+    with pytest.raises(ValueError, match="stop_after='j'"):
         det.score_terms(toy_data[:5])
 
 
@@ -240,7 +240,7 @@ def test_images(shape, as_flat):
     images = rng.rand(24, *shape)
     X = images.reshape(24, -1) if as_flat else images[:, 0]
     params = {**TINY, "batch_size": 8, "n_reference": 8, "base_channels": 4, "latent_dim": 4,
-              "generator_out_activation": "sigmoid"}
+              "out_activation": "sigmoid"}
     det = OMASGANDetector(**params, image_shape=shape if as_flat else None, random_state=0).fit(X)
     assert det.image_shape_ == shape
     scores = det.score_samples(X)
@@ -285,3 +285,15 @@ def test_full_score_beats_task1_on_grid_heavy():
         auc_full = roc_auc_score(y_grid, full.anomaly_score(X_grid))
         assert auc_full > 0.96
         assert auc_full > roc_auc_score(y_grid, task1.anomaly_score(X_grid))
+
+
+def test_generator_sizes_are_listed_latent_side_first(toy_data):
+    def widths(network):
+        return [layer.out_features for layer in network.modules() if isinstance(layer, torch.nn.Linear)]
+
+    params = {**TINY, "critic_hidden_layer_sizes": (6, 9), "stop_after": "task1", "random_state": 0}
+    det = OMASGANDetector(**params, decoder_hidden_layer_sizes=(5, 7)).fit(toy_data[:64])
+    assert widths(det.generator_) == [5, 7, 2] and widths(det.critic_) == [6, 9, 1]
+    # None mirrors the critic: the generator's widths are the critic's, latent side first.
+    mirrored = OMASGANDetector(**params).fit(toy_data[:64])
+    assert widths(mirrored.generator_) == [9, 6, 2]

@@ -113,7 +113,7 @@ def test_detector_names_list_the_reference_and_the_ablation_rows(tmp_path):
         [detectors.MirroredAEDetector]
         """)
     names = load_study(path).detector_names()["thyroid"]
-    assert names == ["IsolationForest", "AMADetector", "AMADetector[score_type=r_score]", "Ensemble",
+    assert names == ["IsolationForest", "AMADetector", "AMADetector[score_type=feature_l1]", "Ensemble",
                      "MirroredAEDetector"]
 
 

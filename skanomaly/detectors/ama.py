@@ -35,7 +35,7 @@ class _MarginalCritic(nn.Module):
     """Critic of single samples with the pair interface: ``D(x, x') = D(x')`` (the ``mirrored=False`` ablation).
 
     ``D(x, x) - D(x, G(E(x)))`` then becomes ``D(x) - D(G(E(x)))``, the plain Wasserstein estimate between the
-    data and the reconstructions (their marginals), and the R-score ``||f(x) - f(G(E(x)))||_1``.
+    data and the reconstructions (their marginals), and the feature-L1 score ``||f(x) - f(G(E(x)))||_1``.
     """
 
     def __init__(self, n_features, **kwargs):
@@ -61,7 +61,7 @@ class _AMAModule(nn.Module):
     def forward(self, x):
         return self.decoder(self.encoder(x))
 
-    def r_score(self, x):
+    def feature_l1(self, x):
         """``||f(x, x) - f(x, G(E(x)))||_1`` per sample, ``f`` the critic's penultimate features."""
         return critic_feature_l1(self.critic, x, self.decoder(self.encoder(x)))
 
@@ -73,7 +73,8 @@ class _AMANet(DetectorNet):
     ----------
     module : _AMAModule
     hp : Hyperparameters
-        :class:`AMADetector`'s, with ``latent_dim``, ``warmup_epochs`` and ``lr_milestones`` (in epochs) resolved.
+        :class:`AMADetector`'s, with ``latent_dim``, ``atypical_warmup_epochs`` and ``lr_milestones`` (in epochs)
+        resolved.
     negatives : torch.Tensor or None
         Known anomalies (semi-supervised mode), used as negatives instead of synthetic ones.
     **kwargs
@@ -128,7 +129,7 @@ class _AMANet(DetectorNet):
         if self.negatives is not None:
             rows = torch.randint(self.negatives.shape[0], (n,), device=self.negatives.device)
             return self.negatives[rows].to(x.device)
-        if hp.atypical_selection is None or len(self.history) <= hp.warmup_epochs:
+        if hp.atypical_selection is None or len(self.history) <= hp.atypical_warmup_epochs:
             return None
         radius = hp.shell_radius
         if radius == "sqrt_dim":
@@ -137,9 +138,9 @@ class _AMANet(DetectorNet):
             with torch.no_grad():
                 radius = float(self.module_.encoder(x).norm(dim=1).median())
         if hp.atypical_selection == "inward":
-            low, high = max(radius - hp.delta, 0.0), radius
+            low, high = max(radius - hp.shell_width, 0.0), radius
         else:
-            low, high = radius, radius + hp.delta
+            low, high = radius, radius + hp.shell_width
         direction = torch.randn(n, hp.latent_dim, device=x.device, dtype=x.dtype)
         direction = direction / direction.norm(dim=1, keepdim=True).clamp_min(1e-12)
         norms = low + (high - low) * torch.rand(n, 1, device=x.device, dtype=x.dtype)
@@ -250,7 +251,7 @@ class _AMANet(DetectorNet):
             negative = negative.mean()
             latent_norm = codes.norm(dim=1).mean()
             loss = (normal_share * mirror + hp.lambda_inter * interp - hp.lambda_neg * negative_share * negative
-                    + hp.lambda_reg * latent_norm)
+                    + hp.lambda_latent_norm * latent_norm)
             loss.backward()
             self.optimizer_.step()
             self.encoder_optimizer_.step()
@@ -258,12 +259,12 @@ class _AMANet(DetectorNet):
                 "latent_norm": latent_norm, "gradient_penalty": penalty}
 
     def anomaly_score(self, X):
-        return self.module_.r_score(X)
+        return self.module_.feature_l1(X)
 
 
-def _resolve_schedule(max_epochs, warmup_epochs, lr_milestones):
+def _resolve_schedule(max_epochs, atypical_warmup_epochs, lr_milestones):
     """Warm-up epochs (``"auto"``: 10 % of ``max_epochs``) and the epochs after which learning rates decay."""
-    warmup = int(round(0.1 * max_epochs)) if warmup_epochs == "auto" else int(warmup_epochs)
+    warmup = int(round(0.1 * max_epochs)) if atypical_warmup_epochs == "auto" else int(atypical_warmup_epochs)
     milestones = sorted(max(1, int(round(m * max_epochs))) for m in lr_milestones)
     return warmup, milestones
 
@@ -287,10 +288,10 @@ class AMADetector(BaseDetector):
             \quad \alpha_i \sim U[0, 0.5] \text{ normalised to sum 1 (simplex interpolation, } k
             = \texttt{n\_interp}) \\
         L_{neg} &= \mathbb{E}_{x^-}\, M(x^-, G(E(x^-))) \quad \text{(negatives } x^-\text{)} \\
-        L_{reg} &= \mathbb{E}_x\, \lVert E(x) \rVert_2
+        L_{norm} &= \mathbb{E}_x\, \lVert E(x) \rVert_2
 
     The paper's objective is the saddle point :math:`\min_{E,G} \max_D L` of
-    :math:`L = w L_{mir} + \lambda_{inter} L_{int} - \lambda_{neg} w_- L_{neg} + \lambda_{reg} L_{reg}`,
+    :math:`L = w L_{mir} + \lambda_{inter} L_{int} - \lambda_{neg} w_- L_{neg} + \lambda_{norm} L_{norm}`,
     where :math:`w` and :math:`w_-` are the shares of normal rows and of negatives in the mixed batch
     (``negative_fraction``, below; :math:`w = 1` during the warm-up, :math:`w = w_- = 1` with
     ``negative_fraction=None``).
@@ -303,11 +304,12 @@ class AMADetector(BaseDetector):
     Because the Lipschitz critics form a symmetric class, the minus sign makes the critic score the negatives'
     pairs with the *reversed* orientation (reconstructed pairs high, mirrored pairs low), while the
     encoder/generator still reconstruct negatives well in that critic's eyes. The negatives thus shape the
-    critic and its features: samples like them get atypically *low* R-scores, which the two-sided A-score flags.
+    critic and its features: samples like them get atypically *low* feature-L1 scores, which the two-sided A-score
+    flags.
     A variant in which the critic separates negatives' pairs like normal ones and the encoder/generator
     maximise their gap is unbounded (both players would widen the same gap) and is not offered.
 
-    **Negatives.** ``atypical_selection="inward"`` (default) / ``"outward"``: after ``warmup_epochs``, each
+    **Negatives.** ``atypical_selection="inward"`` (default) / ``"outward"``: after ``atypical_warmup_epochs``, each
     step adds negatives to its batch of :math:`n` normal rows so that they make up ``negative_fraction`` of the
     mixed batch (:math:`m = \max(2, \mathrm{round}(n f / (1 - f)))`; :math:`w = n / (n + m)`,
     :math:`w_- = m / (n + m)`), as the authors'
@@ -326,21 +328,22 @@ class AMADetector(BaseDetector):
     the rows with ``y == 1`` (with replacement, as many as for synthetic ones) instead of synthetic ones. With
     ``semi_supervised=False``, ``y`` is ignored, as scikit-learn requires.
 
-    **Scores.** The R-score :math:`R(x) = \lVert f(x, x) - f(x, G(E(x))) \rVert_1`; after training, its mean
-    :math:`\mu` and standard deviation :math:`\sigma` on the (normal) training rows are stored. The A-score
-    is the two-sided Gaussian tail probability :math:`A(x) = 2\,\Phi(-|R(x) - \mu| / \sigma)`, so R-scores
+    **Scores.** The feature-L1 score (the paper's R-score)
+    :math:`R(x) = \lVert f(x, x) - f(x, G(E(x))) \rVert_1`; after training, its mean :math:`\mu` and standard
+    deviation :math:`\sigma` on the (normal) training rows are stored. The A-score is the two-sided
+    Gaussian tail probability :math:`A(x) = 2\,\Phi(-|R(x) - \mu| / \sigma)`, so scores
     atypically high *or* low are anomalous; it ranks samples as the Gaussian density of :math:`R(x)` does.
     ``score_samples`` returns :math:`\log A(x)` (``score_type="a_score"``, default), computed in log space
     (``log_ndtr``) so that it stays finite far into the tail; deviations beyond about :math:`10^{154}\sigma`,
     whose log tail probability is below float64's range, all get the lowest finite float64. With
-    ``score_type="r_score"`` it returns :math:`-R(x)`. Scoring never depends on the batch size (no BatchNorm
+    ``score_type="feature_l1"`` it returns :math:`-R(x)`. Scoring never depends on the batch size (no BatchNorm
     in the critic, eval mode, float64). The paper's model selection with labelled anomalies is not reproduced:
     the last epoch is kept.
 
     **Ablations** (each a parameter): ``mirrored=False`` (critic on single samples: plain Wasserstein between
     the data and the reconstructions), ``n_interp=1`` (no interpolation), ``atypical_selection=None``
-    (no negatives), ``score_type="r_score"`` (R-score instead of A-score), ``lambda_reg=0`` (no latent
-    regulariser).
+    (no negatives), ``score_type="feature_l1"`` (feature-L1 score instead of A-score), ``lambda_latent_norm=0``
+    (no latent regulariser).
 
     **Optimisation** (supplement): Adam, ``lr=3e-4``, betas ``(0, 0.9)`` for G and D and ``(0.5, 0.9)`` for E;
     every learning rate is multiplied by ``lr_decay=0.1`` after the fractions ``lr_milestones=(0.3, 0.6, 0.9)``
@@ -363,7 +366,7 @@ class AMADetector(BaseDetector):
         Hidden widths of the MLP pair critic; the last one is the width of the features :math:`f`.
     activation : str, default="leaky_relu"
         Hidden activation of every MLP.
-    out_activation : {"sigmoid", "tanh"} or None, default=None
+    out_activation : str or None, default=None
         Output activation of the generator (``None``: linear).
     base_channels : int, default=32
         Channels of the first conv stage of every conv net (images only).
@@ -373,19 +376,19 @@ class AMADetector(BaseDetector):
         for 32x32 images (the AMA supplement's choice), DCGAN-style otherwise.
     mirrored : bool, default=True
         Mirrored pair critic; ``False`` is the ablation with a critic on single samples.
-    n_interp : int, default=3
+    n_interp : int >= 1, default=3
         Codes per simplex interpolation :math:`k`; 1 disables the interpolation term.
     interp_high : float, default=0.5
         Upper bound of the uniform draws of the simplex weights.
-    lambda_inter : float, default=0.5
+    lambda_inter : float >= 0, default=0.5
         Weight of the interpolation term.
-    lambda_reg : float, default=1.0
-        Weight of the latent norm regulariser.
+    lambda_latent_norm : float, default=1.0
+        Weight of the latent-norm term :math:`L_{norm}`, the mean code norm (the paper's latent regulariser).
     atypical_selection : {"inward", "outward"} or None, default="inward"
         Synthetic negatives from inside or outside the latent shell, or none.
     shell_radius : "median_norm", "sqrt_dim" or float, default="median_norm"
         Radius :math:`r` of the shell: the median code norm of the batch, :math:`\sqrt{d}` (paper), or a value.
-    delta : float, default=0.5
+    shell_width : float, default=0.5
         Width :math:`\delta` of the shell.
     lambda_neg : float, default=5.0
         Weight of the negatives' term.
@@ -394,24 +397,24 @@ class AMADetector(BaseDetector):
         draws as many negatives as the batch has rows and gives both terms full weight (:math:`w = 1`,
         negatives weighted by ``lambda_neg`` alone), about nine times more negative weight than the
         authors' script.
-    warmup_epochs : int or "auto", default="auto"
+    atypical_warmup_epochs : int or "auto", default="auto"
         Epochs without synthetic negatives; ``"auto"`` is ``round(0.1 * max_epochs)`` (10 of 100 epochs).
     semi_supervised : bool, default=False
         Use the anomalies labelled in ``y`` as negatives (see above).
-    score_type : {"a_score", "r_score"}, default="a_score"
-        What :meth:`score_samples` returns: the log A-score or minus the R-score.
-    n_critic : int, default=5
+    score_type : {"a_score", "feature_l1"}, default="a_score"
+        What :meth:`score_samples` returns: the log A-score or minus the feature-L1 score R.
+    n_critic : int >= 1, default=5
         Critic steps per encoder/generator step.
     spectral_norm : bool, default=False
         Spectral normalisation of the critic's layers (on top of, or instead of, the gradient penalty).
-    lambda_gp : float, default=10.0
+    lambda_gp : float >= 0, default=10.0
         Weight of the gradient penalty; 0 disables it. The default Lipschitz control is the gradient penalty
         alone (the user guide says how it was chosen without anomaly labels).
-    lr : float, default=3e-4
+    lr : float > 0, default=3e-4
         Adam learning rate of all three networks.
-    betas : tuple of float, default=(0.0, 0.9)
+    betas : tuple of two floats in [0, 1), default=(0.0, 0.9)
         Adam betas of the generator and the critic.
-    encoder_betas : tuple of float, default=(0.5, 0.9)
+    encoder_betas : tuple of two floats in [0, 1), default=(0.5, 0.9)
         Adam betas of the encoder.
     lr_milestones : tuple of float, default=(0.3, 0.6, 0.9)
         Fractions of ``max_epochs`` after which the learning rates are multiplied by ``lr_decay``.
@@ -438,12 +441,12 @@ class AMADetector(BaseDetector):
     net_ : skorch.NeuralNet
         The fitted net; ``net_.module_`` holds ``encoder``, ``decoder`` and ``critic``.
     latent_dim_ : int
-    warmup_epochs_ : int
+    atypical_warmup_epochs_ : int
         Warm-up epochs used.
     lr_milestones_ : list of int
         Epochs after which the learning rates were multiplied by ``lr_decay``.
-    r_score_mean_, r_score_std_ : float
-        Mean and standard deviation of the training R-scores (normal rows), used by the A-score.
+    feature_l1_mean_, feature_l1_std_ : float
+        Mean and standard deviation of the training feature-L1 scores (normal rows), used by the A-score.
     offset_ : float
         Threshold on :meth:`score_samples`: the ``100 * contamination`` percentile of the training scores.
     history_ : pandas.DataFrame
@@ -481,22 +484,22 @@ class AMADetector(BaseDetector):
         "decoder_hidden_layer_sizes": [tuple, None],
         "critic_hidden_layer_sizes": [tuple],
         "activation": [StrOptions(set(ACTIVATIONS))],
-        "out_activation": [StrOptions({"sigmoid", "tanh"}), None],
+        "out_activation": [StrOptions(set(ACTIVATIONS)), None],
         "base_channels": [Interval(Integral, 1, None, closed="left")],
         "critic_architecture": [StrOptions(set(CRITIC_ARCHITECTURES))],
         "mirrored": ["boolean"],
         "n_interp": [Interval(Integral, 1, None, closed="left")],
         "interp_high": [Interval(Real, 0, None, closed="neither")],
         "lambda_inter": [Interval(Real, 0, None, closed="left")],
-        "lambda_reg": [Interval(Real, 0, None, closed="left")],
+        "lambda_latent_norm": [Interval(Real, 0, None, closed="left")],
         "atypical_selection": [StrOptions({"inward", "outward"}), None],
         "shell_radius": [StrOptions({"sqrt_dim", "median_norm"}), Interval(Real, 0, None, closed="neither")],
-        "delta": [Interval(Real, 0, None, closed="neither")],
+        "shell_width": [Interval(Real, 0, None, closed="neither")],
         "lambda_neg": [Interval(Real, 0, None, closed="left")],
         "negative_fraction": [Interval(Real, 0, 1, closed="neither"), None],
-        "warmup_epochs": [Interval(Integral, 0, None, closed="left"), StrOptions({"auto"})],
+        "atypical_warmup_epochs": [Interval(Integral, 0, None, closed="left"), StrOptions({"auto"})],
         "semi_supervised": ["boolean"],
-        "score_type": [StrOptions({"a_score", "r_score"})],
+        "score_type": [StrOptions({"a_score", "feature_l1"})],
         "n_critic": [Interval(Integral, 1, None, closed="left")],
         "spectral_norm": ["boolean"],
         "lambda_gp": [Interval(Real, 0, None, closed="left")],
@@ -523,13 +526,13 @@ class AMADetector(BaseDetector):
         n_interp=3,
         interp_high=0.5,
         lambda_inter=0.5,
-        lambda_reg=1.0,
+        lambda_latent_norm=1.0,
         atypical_selection="inward",
         shell_radius="median_norm",
-        delta=0.5,
+        shell_width=0.5,
         lambda_neg=5.0,
         negative_fraction=0.1,
-        warmup_epochs="auto",
+        atypical_warmup_epochs="auto",
         semi_supervised=False,
         score_type="a_score",
         n_critic=5,
@@ -561,13 +564,13 @@ class AMADetector(BaseDetector):
         self.n_interp = n_interp
         self.interp_high = interp_high
         self.lambda_inter = lambda_inter
-        self.lambda_reg = lambda_reg
+        self.lambda_latent_norm = lambda_latent_norm
         self.atypical_selection = atypical_selection
         self.shell_radius = shell_radius
-        self.delta = delta
+        self.shell_width = shell_width
         self.lambda_neg = lambda_neg
         self.negative_fraction = negative_fraction
-        self.warmup_epochs = warmup_epochs
+        self.atypical_warmup_epochs = atypical_warmup_epochs
         self.semi_supervised = semi_supervised
         self.score_type = score_type
         self.n_critic = n_critic
@@ -638,8 +641,8 @@ class AMADetector(BaseDetector):
             raise ValueError(f"lr_milestones must be fractions of max_epochs in (0, 1], got {self.lr_milestones!r}.")
         normal = self._split_semi_supervised(X, y)
         self.latent_dim_ = resolve_latent_dim(self.latent_dim, X.shape[1], self.image_shape_)
-        self.warmup_epochs_, self.lr_milestones_ = _resolve_schedule(self.max_epochs, self.warmup_epochs,
-                                                                     self.lr_milestones)
+        self.atypical_warmup_epochs_, self.lr_milestones_ = _resolve_schedule(
+            self.max_epochs, self.atypical_warmup_epochs, self.lr_milestones)
         negatives = None
         if not normal.all():
             negatives = torch.tensor(X[~normal], dtype=torch.float32, device=self.device_)
@@ -649,7 +652,7 @@ class AMADetector(BaseDetector):
         self._normal_rows = normal  # read (and removed) by _fit_score_statistics
 
     def _resolved_hyperparameters(self):
-        return {"latent_dim": self.latent_dim_, "warmup_epochs": self.warmup_epochs_,
+        return {"latent_dim": self.latent_dim_, "atypical_warmup_epochs": self.atypical_warmup_epochs_,
                 "lr_milestones": self.lr_milestones_, "betas": self._check_betas("betas"),
                 "encoder_betas": self._check_betas("encoder_betas")}
 
@@ -679,13 +682,13 @@ class AMADetector(BaseDetector):
         if normal is not None:
             del self._normal_rows
             X = X[normal]
-        r_scores = self._batched(self.net_.anomaly_score, X)
-        self.r_score_mean_ = float(np.mean(r_scores))
-        self.r_score_std_ = float(max(np.std(r_scores), 1e-12))
+        l1 = self._batched(self.net_.anomaly_score, X)
+        self.feature_l1_mean_ = float(np.mean(l1))
+        self.feature_l1_std_ = float(max(np.std(l1), 1e-12))
 
     # ---------------------------------------------------------------------------------------------- scoring
-    def r_score(self, X):
-        """R-score of each sample, ``||f(x, x) - f(x, G(E(x)))||_1`` (higher = more anomalous).
+    def feature_l1(self, X):
+        """Feature-L1 score of each sample, ``||f(x, x) - f(x, G(E(x)))||_1`` (higher = more anomalous).
 
         Parameters
         ----------
@@ -693,20 +696,20 @@ class AMADetector(BaseDetector):
 
         Returns
         -------
-        r_scores : ndarray of shape (n_samples,)
+        l1 : ndarray of shape (n_samples,)
         """
         check_is_fitted(self)
         return self._batched(self.net_.anomaly_score, self._validate_X(X, reset=False))
 
     def _score_samples(self, X, score_type=None):
-        r_scores = self._batched(self.net_.anomaly_score, X)
-        if (score_type or self.score_type) == "r_score":
-            return -r_scores
-        z = np.abs(r_scores - self.r_score_mean_) / self.r_score_std_
+        l1 = self._batched(self.net_.anomaly_score, X)
+        if (score_type or self.score_type) == "feature_l1":
+            return -l1
+        z = np.abs(l1 - self.feature_l1_mean_) / self.feature_l1_std_
         log_a = math.log(2.0) + log_ndtr(-z)
         # log_ndtr is exact until -z**2 / 2 leaves the float64 range (z above about 1.3e154), then -inf.
         return np.maximum(log_a, -np.finfo(np.float64).max)
 
     def _score_variants(self):
-        other = "a_score" if self.score_type == "r_score" else "r_score"
+        other = "a_score" if self.score_type == "feature_l1" else "feature_l1"
         return {f"score_type={other}": lambda X: self._score_samples(X, score_type=other)}

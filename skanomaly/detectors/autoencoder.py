@@ -51,9 +51,9 @@ class AutoEncoderDetector(BaseDetector):
         Dropout after each hidden MLP layer during training.
     base_channels : int, default=32
         Channels of the first conv stage (images only).
-    lr : float, default=1e-3
+    lr : float > 0, default=1e-3
         Adam learning rate.
-    weight_decay : float, default=0.0
+    weight_decay : float >= 0, default=0.0
         Adam L2 penalty.
     max_epochs : int, default=50
         Training epochs.

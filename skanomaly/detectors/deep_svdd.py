@@ -9,6 +9,7 @@ from torch import nn
 
 from ..base import BaseDetector, DetectorNet
 from ..nn import ACTIVATIONS, MLP, ConvEncoder
+from ..utils import resolve_latent_dim
 
 __all__ = ["DeepSVDDDetector"]
 
@@ -36,10 +37,10 @@ class _Hypersphere(nn.Module):
 class _DeepSVDDNet(DetectorNet):
     """Fixes the centre before the first epoch, minimises the Deep SVDD objective, updates ``R`` after each epoch.
 
-    Both objectives are ``R^2 + mean(max(0, ||phi(x) - c||^2 - R^2)) / nu``: the one-class objective is the case
-    ``R = 0``, ``nu = 1`` (the mean squared distance), where the radius is never updated. Reads the
-    hyperparameters ``objective``, ``nu``, ``radius_warmup_epochs``, ``center_eps`` (and Adam's ``lr``,
-    ``weight_decay``).
+    Both objectives are ``R^2 + mean(max(0, ||phi(x) - c||^2 - R^2)) / nu`` (``nu = soft_boundary_nu``): the
+    one-class objective is the case ``R = 0``, ``nu = 1`` (the mean squared distance), where the radius is never
+    updated. Reads the hyperparameters ``objective``, ``soft_boundary_nu``, ``radius_warmup_epochs``, ``center_eps``
+    (and Adam's ``lr``, ``weight_decay``).
     """
 
     def __init__(self, module, *, hp, **kwargs):
@@ -54,7 +55,7 @@ class _DeepSVDDNet(DetectorNet):
     def train_step_terms(self, X, y):
         self.optimizer_.zero_grad()
         radius = self.module_.radius
-        nu = self.hp.nu if self.soft_boundary else 1.0
+        nu = self.hp.soft_boundary_nu if self.soft_boundary else 1.0
         loss = radius**2 + torch.clamp(self.module_.squared_distance(X) - radius**2, min=0).mean() / nu
         loss.backward()
         self.optimizer_.step()
@@ -64,7 +65,7 @@ class _DeepSVDDNet(DetectorNet):
         """Soft boundary, after the warm-up: ``R`` = the ``(1 - nu)``-quantile of the training distances."""
         if self.soft_boundary and len(self.history) >= self.hp.radius_warmup_epochs:
             dist = (self.forward(dataset_train, training=False, device=self.device) - self.module_.center).norm(dim=1)
-            self.module_.radius.copy_(torch.quantile(dist.double(), 1 - self.hp.nu))
+            self.module_.radius.copy_(torch.quantile(dist.double(), 1 - self.hp.soft_boundary_nu))
 
     def anomaly_score(self, X):
         return self.module_.squared_distance(X) - self.module_.radius**2
@@ -79,9 +80,10 @@ class DeepSVDDDetector(BaseDetector):
 
     - ``objective="one-class"``: minimise the mean of ``||phi(x) - c||^2``; the anomaly score is that squared
       distance.
-    - ``objective="soft-boundary"``: minimise ``R^2 + mean(max(0, ||phi(x) - c||^2 - R^2)) / nu``; after
-      ``radius_warmup_epochs`` epochs, ``R`` is set at the end of every epoch to the ``(1 - nu)``-quantile of the
-      training distances. The anomaly score is ``||phi(x) - c||^2 - R^2`` (positive outside the sphere).
+    - ``objective="soft-boundary"``: minimise ``R^2 + mean(max(0, ||phi(x) - c||^2 - R^2)) / nu`` with the paper's
+      ``nu`` = ``soft_boundary_nu``; after ``radius_warmup_epochs`` epochs, ``R`` is set at the end of every epoch
+      to the ``(1 - nu)``-quantile of the training distances. The anomaly score is ``||phi(x) - c||^2 - R^2``
+      (positive outside the sphere).
 
     ``score_samples`` returns minus the anomaly score (higher = more normal). The weight decay of Adam is the
     paper's regulariser of the network weights. Every layer is bias-free, and there is no BatchNorm: with a bias
@@ -100,13 +102,15 @@ class DeepSVDDDetector(BaseDetector):
     ----------
     objective : {"one-class", "soft-boundary"}, default="one-class"
         Deep SVDD variant (see above).
-    nu : float in (0, 1], default=0.1
-        Soft boundary only: the trade-off between the sphere's volume and the points outside it, an upper bound on
-        the share of training points outside the sphere.
+    soft_boundary_nu : float in (0, 1], default=0.1
+        Soft boundary only: the paper's ``nu``, the trade-off between the sphere's volume and the points outside
+        it, an upper bound on the share of training points outside the sphere (as ``nu`` of
+        :class:`sklearn.svm.OneClassSVM`).
     radius_warmup_epochs : int, default=10
         Soft boundary only: epochs trained with ``R = 0`` before ``R`` is first updated.
-    latent_dim : int, default=32
-        Width of the code ``phi(x)``.
+    latent_dim : int or "auto", default=32
+        Width of the code ``phi(x)`` (32: the paper's MNIST network). ``"auto"``: 32 for images,
+        ``clip(n_features // 4, 2, 32)`` for tabular rows, as for the other detectors.
     hidden_layer_sizes : tuple of int, default=(64,)
         Hidden widths of the MLP encoder, input side first (tabular rows only).
     activation : str, default="leaky_relu"
@@ -116,9 +120,9 @@ class DeepSVDDDetector(BaseDetector):
     center_eps : float, default=0.1
         Centre coordinates with ``|c_j| < center_eps`` are set to ``+-center_eps``, so that no coordinate of ``c`` is
         reachable by zero weights.
-    lr : float, default=1e-4
+    lr : float > 0, default=1e-4
         Adam learning rate.
-    weight_decay : float, default=1e-6
+    weight_decay : float >= 0, default=1e-6
         Adam L2 penalty on the weights (the paper's regulariser).
     max_epochs : int, default=100
         Training epochs.
@@ -141,7 +145,9 @@ class DeepSVDDDetector(BaseDetector):
     ----------
     net_ : skorch.NeuralNet
         The fitted net; ``net_.module_.encoder`` is ``phi``.
-    center_ : ndarray of shape (latent_dim,)
+    latent_dim_ : int
+        Code width used.
+    center_ : ndarray of length ``latent_dim_``
         The centre ``c``.
     radius_ : float
         The radius ``R`` (0 for ``objective="one-class"``).
@@ -180,9 +186,9 @@ class DeepSVDDDetector(BaseDetector):
     _parameter_constraints: dict = {
         **BaseDetector._parameter_constraints,
         "objective": [StrOptions({"one-class", "soft-boundary"})],
-        "nu": [Interval(Real, 0, 1, closed="right")],
+        "soft_boundary_nu": [Interval(Real, 0, 1, closed="right")],
         "radius_warmup_epochs": [Interval(Integral, 0, None, closed="left")],
-        "latent_dim": [Interval(Integral, 1, None, closed="left")],
+        "latent_dim": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "hidden_layer_sizes": [tuple],
         "activation": [StrOptions(set(ACTIVATIONS))],
         "base_channels": [Interval(Integral, 1, None, closed="left")],
@@ -192,12 +198,12 @@ class DeepSVDDDetector(BaseDetector):
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
     }
 
-    def __init__(self, *, objective="one-class", nu=0.1, radius_warmup_epochs=10, latent_dim=32,
+    def __init__(self, *, objective="one-class", soft_boundary_nu=0.1, radius_warmup_epochs=10, latent_dim=32,
                  hidden_layer_sizes=(64,), activation="leaky_relu", base_channels=32, center_eps=0.1, lr=1e-4,
                  weight_decay=1e-6, max_epochs=100, batch_size=128, score_batch_size=4096, contamination=0.1,
                  image_shape=None, device="auto", random_state=None, verbose=0):
         self.objective = objective
-        self.nu = nu
+        self.soft_boundary_nu = soft_boundary_nu
         self.radius_warmup_epochs = radius_warmup_epochs
         self.latent_dim = latent_dim
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -216,16 +222,20 @@ class DeepSVDDDetector(BaseDetector):
         self.verbose = verbose
 
     def _fit_networks(self, X, y, seed):
+        self.latent_dim_ = resolve_latent_dim(self.latent_dim, X.shape[1], self.image_shape_)
         self.net_ = self._build_networks(max_epochs=self.max_epochs, **self._net_kwargs(seed))
         self.net_.fit(X.astype(np.float32))
         self.center_ = self.net_.module_.center.detach().cpu().numpy().astype(np.float64)
         self.radius_ = float(self.net_.module_.radius)
 
+    def _resolved_hyperparameters(self):
+        return {"latent_dim": self.latent_dim_}
+
     def _build_networks(self, **net_kwargs):
         """The net of untrained networks of the fitted architecture: ``fit`` trains it, :func:`skanomaly.io.load`
         fills it with stored weights."""
-        encoder = (MLP(self.n_features_in_, self._check_layer_sizes("hidden_layer_sizes"), self.latent_dim,
+        encoder = (MLP(self.n_features_in_, self._check_layer_sizes("hidden_layer_sizes"), self.latent_dim_,
                        activation=self.activation) if self.image_shape_ is None
-                   else ConvEncoder(self.image_shape_, self.latent_dim, base_channels=self.base_channels,
+                   else ConvEncoder(self.image_shape_, self.latent_dim_, base_channels=self.base_channels,
                                     activation=self.activation, batch_norm=False))
-        return _DeepSVDDNet(_Hypersphere(encoder, self.latent_dim), hp=self._hyperparameters(), **net_kwargs)
+        return _DeepSVDDNet(_Hypersphere(encoder, self.latent_dim_), hp=self._hyperparameters(), **net_kwargs)

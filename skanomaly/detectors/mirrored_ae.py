@@ -34,7 +34,7 @@ _LOSS_TERMS = (
     "inter_critic_loss",
     "mirror_loss",
     "interp_loss",
-    "latent_reg",
+    "latent_hinge",
     "feature_l1",
 )
 
@@ -68,7 +68,7 @@ class _MirroredAENet(DetectorNet):
         callbacks = list(super()._default_callbacks)
         # Before print_log, so that the selection metric shows in the verbose table.
         position = [name for name, _ in callbacks].index("print_log")
-        selector = _BestEpochSelector(self.hp.warmup_epochs, enabled=self.hp.select_best_epoch)
+        selector = _BestEpochSelector(self.hp.selection_warmup_epochs, enabled=self.hp.select_best_epoch)
         callbacks.insert(position, ("epoch_selector", selector))
         return callbacks
 
@@ -123,8 +123,8 @@ class _MirroredAENet(DetectorNet):
             if interpolate:
                 outputs = self._inter_critic_outputs(X, x_inter, index)
                 interp_loss = torch.mean(torch.sum(weights * outputs**2, dim=1))
-            latent_reg = latent_norm_hinge(z, hp.latent_radius)
-            loss = mirror_loss + hp.lambda_inter * interp_loss + hp.lambda_reg * latent_reg
+            latent_hinge = latent_norm_hinge(z, hp.latent_radius)
+            loss = mirror_loss + hp.lambda_inter * interp_loss + hp.lambda_latent_hinge * latent_hinge
             loss.backward()
             self.optimizer_.step()
 
@@ -138,7 +138,7 @@ class _MirroredAENet(DetectorNet):
             "inter_critic_loss": inter_critic_loss,
             "mirror_loss": mirror_loss,
             "interp_loss": interp_loss,
-            "latent_reg": latent_reg,
+            "latent_hinge": latent_hinge,
             "feature_l1": feature_l1,
         }
 
@@ -151,12 +151,13 @@ class _BestEpochSelector(Callback):
 
     At the end of every epoch the mean feature-L1 of the training data is computed with the current networks
     in eval mode (the statistic the scores use) and recorded as ``train_feature_l1``. From epoch
-    ``warmup_epochs + 1`` on, an in-memory copy of the module state is kept whenever the value is the lowest so
-    far; at the end of training that copy is loaded back. With no epoch past the warm-up, the last epoch is kept.
+    ``selection_warmup_epochs + 1`` on, an in-memory copy of the module state is kept whenever the value is the
+    lowest so far; at the end of training that copy is loaded back. With no epoch past the warm-up, the last epoch
+    is kept.
     """
 
-    def __init__(self, warmup_epochs, enabled=True):
-        self.warmup_epochs = warmup_epochs
+    def __init__(self, selection_warmup_epochs, enabled=True):
+        self.selection_warmup_epochs = selection_warmup_epochs
         self.enabled = enabled
 
     def initialize(self):
@@ -169,7 +170,7 @@ class _BestEpochSelector(Callback):
         epoch = len(net.history)
         value = _mean_feature_l1(net, dataset_train.X)
         net.history.record("train_feature_l1", value)
-        if not self.enabled or epoch <= self.warmup_epochs:
+        if not self.enabled or epoch <= self.selection_warmup_epochs:
             return
         if value < self.best_value_:
             self.best_value_ = value
@@ -227,9 +228,9 @@ class MirroredAEDetector(BaseDetector):
 
       .. math:: \mathbb{E}[D_r(x, x)] - \mathbb{E}[D_r(x, \hat x)]
                 + \lambda_{inter}\, \mathbb{E}\Big[\sum_{i=1}^{m} \alpha_i\, D_i(x_i, x_{inter})^2\Big]
-                + \lambda_{reg}\, \mathbb{E}\big[\max(\lVert E(x) \rVert_2 - r, 0)\big],
+                + \lambda_{hinge}\, \mathbb{E}\big[\max(\lVert E(x) \rVert_2 - r, 0)\big],
 
-      with ``r = sqrt(latent_dim)`` by default (``lambda_inter``, ``lambda_reg``, ``latent_radius``).
+      with ``r = sqrt(latent_dim)`` by default (``lambda_inter``, ``lambda_latent_hinge``, ``latent_radius``).
 
     Each iteration runs ``n_critic`` steps of both critics on the batch, then one step of ``E`` and ``G``.
     ``n_interp=1`` switches the interpolation off (``alpha = 1`` makes the regression target a constant 0, so
@@ -240,8 +241,8 @@ class MirroredAEDetector(BaseDetector):
 
     **Unsupervised model selection** (the paper's criterion; no labels are used): after every epoch the mean
     ``R`` of the training data is computed with the current networks (``history_["train_feature_l1"]``); after
-    ``warmup_epochs`` epochs, the networks of the epoch with the lowest value are kept in memory and restored
-    at the end of :meth:`fit` (``best_epoch_``). ``select_best_epoch=False`` keeps the last epoch.
+    ``selection_warmup_epochs`` epochs, the networks of the epoch with the lowest value are kept in memory and
+    restored at the end of :meth:`fit` (``best_epoch_``). ``select_best_epoch=False`` keeps the last epoch.
 
     Decisions where the paper leaves freedom (all parameters): the simplex weights are drawn uniformly on the
     simplex (Dirichlet(1, ..., 1), ``simplex_sampling="dirichlet"``), so ``D_inter`` sees every target in
@@ -287,8 +288,8 @@ class MirroredAEDetector(BaseDetector):
     lambda_inter : float >= 0, default=0.5
         Weight ``lambda`` of the interpolation loss of the autoencoder (paper: 1.2 Thyroid, 0.3 Arrhythmia,
         0.5 KDD99).
-    lambda_reg : float >= 0, default=1.0
-        Weight of the latent hinge regulariser; 0 switches it off.
+    lambda_latent_hinge : float >= 0, default=1.0
+        Weight of the latent hinge ``mean max(||E(x)|| - r, 0)``; 0 switches it off.
     latent_radius : float > 0 or "auto", default="auto"
         Radius ``r`` of the hinge; ``"auto"`` is ``sqrt(latent_dim)``.
     lambda_gp : float >= 0, default=10.0
@@ -313,8 +314,8 @@ class MirroredAEDetector(BaseDetector):
         Training epochs.
     select_best_epoch : bool, default=True
         Keep the epoch with the lowest mean training feature-L1 after the warm-up (else the last epoch).
-    warmup_epochs : int >= 0, default=10
-        Epochs excluded from the selection. When ``max_epochs <= warmup_epochs`` the last epoch is kept.
+    selection_warmup_epochs : int >= 0, default=10
+        Epochs excluded from the selection. When ``max_epochs <= selection_warmup_epochs`` the last epoch is kept.
     batch_size : int, default=64
         Training mini-batch size.
     score_batch_size : int, default=4096
@@ -343,7 +344,7 @@ class MirroredAEDetector(BaseDetector):
     history_ : pandas.DataFrame
         Per-epoch means of every loss term (``train_loss`` = autoencoder objective, ``critic_loss``,
         ``wasserstein``, ``gradient_penalty``, ``inter_critic_loss``, ``mirror_loss``, ``interp_loss``,
-        ``latent_reg``, ``feature_l1``), the end-of-epoch ``train_feature_l1`` and ``dur``.
+        ``latent_hinge``, ``feature_l1``), the end-of-epoch ``train_feature_l1`` and ``dur``.
     n_epochs_ : int
         Epochs trained (``best_epoch_ <= n_epochs_``).
     device_ : torch.device
@@ -392,7 +393,7 @@ class MirroredAEDetector(BaseDetector):
         "n_interp": [Interval(Integral, 1, None, closed="left")],
         "simplex_sampling": [StrOptions({"dirichlet", "uniform"})],
         "lambda_inter": [Interval(Real, 0, None, closed="left")],
-        "lambda_reg": [Interval(Real, 0, None, closed="left")],
+        "lambda_latent_hinge": [Interval(Real, 0, None, closed="left")],
         "latent_radius": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
         "lambda_gp": [Interval(Real, 0, None, closed="left")],
         "spectral_norm": ["boolean"],
@@ -405,7 +406,7 @@ class MirroredAEDetector(BaseDetector):
         "weight_decay": [Interval(Real, 0, None, closed="left")],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
         "select_best_epoch": ["boolean"],
-        "warmup_epochs": [Interval(Integral, 0, None, closed="left")],
+        "selection_warmup_epochs": [Interval(Integral, 0, None, closed="left")],
     }
 
     def __init__(
@@ -423,7 +424,7 @@ class MirroredAEDetector(BaseDetector):
         n_interp=3,
         simplex_sampling="dirichlet",
         lambda_inter=0.5,
-        lambda_reg=1.0,
+        lambda_latent_hinge=1.0,
         latent_radius="auto",
         lambda_gp=10.0,
         spectral_norm=False,
@@ -436,7 +437,7 @@ class MirroredAEDetector(BaseDetector):
         weight_decay=0.0,
         max_epochs=50,
         select_best_epoch=True,
-        warmup_epochs=10,
+        selection_warmup_epochs=10,
         batch_size=64,
         score_batch_size=4096,
         contamination=0.1,
@@ -457,7 +458,7 @@ class MirroredAEDetector(BaseDetector):
         self.n_interp = n_interp
         self.simplex_sampling = simplex_sampling
         self.lambda_inter = lambda_inter
-        self.lambda_reg = lambda_reg
+        self.lambda_latent_hinge = lambda_latent_hinge
         self.latent_radius = latent_radius
         self.lambda_gp = lambda_gp
         self.spectral_norm = spectral_norm
@@ -470,7 +471,7 @@ class MirroredAEDetector(BaseDetector):
         self.weight_decay = weight_decay
         self.max_epochs = max_epochs
         self.select_best_epoch = select_best_epoch
-        self.warmup_epochs = warmup_epochs
+        self.selection_warmup_epochs = selection_warmup_epochs
         self.batch_size = batch_size
         self.score_batch_size = score_batch_size
         self.contamination = contamination

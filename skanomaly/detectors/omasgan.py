@@ -34,7 +34,7 @@ from ..utils import resolve_latent_dim
 
 __all__ = ["OMASGANDetector"]
 
-STAGES = ("task1", "task2", "task3", "full")
+STAGES = ("task1", "task2", "task3", "j")
 
 # Task 2 stops when the boundary samples drift farther than this many data radii from the generated data.
 _EXPLODING_DISTANCE = 100.0
@@ -443,8 +443,8 @@ class OMASGANDetector(BaseDetector):
 
     **Ablations** (``stop_after``): ``"task1"`` trains Task 1 only and scores with the Task-1 critic's term,
     ``score_samples = T_D(x)``; ``"task2"`` also trains ``B`` (for :meth:`boundary_samples`) and scores
-    like ``"task1"``; ``"task3"`` scores with the retrained critic, ``score_samples = T_C(x)``; ``"full"``
-    (default) uses ``-AS``.
+    like ``"task1"``; ``"task3"`` scores with the retrained critic, ``score_samples = T_C(x)``; ``"j"``
+    (default) trains every stage up to ``J`` (the full model) and uses ``-AS``.
     :meth:`ablation_scores` of a full model also gives ``"lambda_fd=0.0"``, the score of ``J`` alone.
 
     Choices the paper leaves open, and deviations, all parameters: ``boundary_divergence="auto"`` uses the KL
@@ -485,12 +485,16 @@ class OMASGANDetector(BaseDetector):
     latent_dim : int or "auto", default="auto"
         Size of the latent code ``z ~ N(0, I)``. ``"auto"``: 32 for images, ``clip(n_features // 4, 2, 32)``
         for tabular rows.
-    hidden_layer_sizes : tuple of int, default=(128, 128)
-        Hidden widths of the MLP critics (input side first); the MLP generators use them in reverse.
+    critic_hidden_layer_sizes : tuple of int, default=(128, 128)
+        Hidden widths of the MLP critics ``D``, ``C`` and of ``J`` (input side first).
+    decoder_hidden_layer_sizes : tuple of int or None, default=None
+        Hidden widths of the MLP generators ``G``, ``B``, ``G'`` (latent -> input), *latent side first*.
+        ``None`` mirrors ``critic_hidden_layer_sizes``.
     activation : str, default="leaky_relu"
         Hidden activation of the MLPs.
-    generator_out_activation : str or None, default=None
-        Output activation of the generators (e.g. ``"sigmoid"`` for images in [0, 1]); ``None`` is linear.
+    out_activation : str or None, default=None
+        Output activation of the generators ``G``, ``B``, ``G'`` (e.g. ``"sigmoid"`` for images in [0, 1]);
+        ``None`` is linear.
     base_channels : int, default=32
         Channels of the first conv stage (images only).
     critic_architecture : {"auto", "dcgan", "resnet"}, default="auto"
@@ -504,13 +508,13 @@ class OMASGANDetector(BaseDetector):
     lambda_r1 : float, default=0.0
         Weight of the R1 gradient penalty on the data for ``D``, ``C`` (and the Task-2 critic with
         ``boundary_critic="train"``).
-    n_critic : int, default=1
+    n_critic : int >= 1, default=1
         Critic updates per generator update in Tasks 1 and 3.
-    lr : float, default=2e-4
+    lr : float > 0, default=2e-4
         Adam learning rate of the generators ``G``, ``B``, ``G'``.
-    critic_lr : float or None, default=None
+    critic_lr : float > 0 or None, default=None
         Adam learning rate of ``D``, ``C`` and ``J``; ``None`` uses ``lr``.
-    betas : tuple of float, default=(0.5, 0.999)
+    betas : tuple of two floats in [0, 1), default=(0.5, 0.999)
         Adam betas of every optimiser.
     task1_epochs, task2_epochs, task3_epochs, j_epochs : int, default=50, 20, 20, 20
         Epochs of each stage; an epoch is one pass over the training data in batches of ``batch_size``
@@ -541,8 +545,9 @@ class OMASGANDetector(BaseDetector):
         Weight of the data among J's normal samples (``G'(z)`` gets ``1 - delta``).
     lambda_fd : float, default=1.0
         Weight ``lambda`` of the standardised retrained-critic term in the score.
-    stop_after : {"task1", "task2", "task3", "full"}, default="full"
-        Last stage to train, and which score to use (see above).
+    stop_after : {"task1", "task2", "task3", "j"}, default="j"
+        Last stage to train (the stage names of ``history_``), and which score to use (see above); ``"j"``
+        is the full model.
     batch_size : int, default=128
         Training mini-batch size.
     score_batch_size : int, default=4096
@@ -565,14 +570,14 @@ class OMASGANDetector(BaseDetector):
     retrained_generator_, retrained_critic_ : torch.nn.Module or None
         Task 3's ``G'`` and ``C`` (None before ``stop_after="task3"``).
     anomaly_discriminator_ : torch.nn.Module or None
-        ``J`` (only with ``stop_after="full"``).
+        ``J`` (only with ``stop_after="j"``).
     net_ : DetectorNet
         Net of the last stage trained; ``net_.module_`` is the :class:`OMASGANModule` holding all networks.
     latent_dim_ : int
     divergence_, boundary_divergence_ : FDivergence or KLWGAN
         The objectives used.
     score_stats_ : dict or None
-        Training mean and standard deviation of ``J`` and ``fD`` (``stop_after="full"`` only).
+        Training mean and standard deviation of ``J`` and ``fD`` (``stop_after="j"`` only).
     history_ : pandas.DataFrame
         One row per epoch of every stage: ``stage`` ("task1", "task2", "task3", "j"), ``stage_epoch``,
         ``train_loss`` (the stage's objective), ``dur`` and the stage's loss terms (NaN in other stages):
@@ -607,9 +612,10 @@ class OMASGANDetector(BaseDetector):
         "tau": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
         "nonsaturating": ["boolean"],
         "latent_dim": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
-        "hidden_layer_sizes": [tuple],
+        "critic_hidden_layer_sizes": [tuple],
+        "decoder_hidden_layer_sizes": [tuple, None],
         "activation": [StrOptions(set(ACTIVATIONS))],
-        "generator_out_activation": [StrOptions(set(ACTIVATIONS)), None],
+        "out_activation": [StrOptions(set(ACTIVATIONS)), None],
         "base_channels": [Interval(Integral, 1, None, closed="left")],
         "critic_architecture": [StrOptions(set(CRITIC_ARCHITECTURES))],
         "spectral_norm": ["boolean"],
@@ -645,9 +651,10 @@ class OMASGANDetector(BaseDetector):
         tau="auto",
         nonsaturating=True,
         latent_dim="auto",
-        hidden_layer_sizes=(128, 128),
+        critic_hidden_layer_sizes=(128, 128),
+        decoder_hidden_layer_sizes=None,
         activation="leaky_relu",
-        generator_out_activation=None,
+        out_activation=None,
         base_channels=32,
         critic_architecture="auto",
         spectral_norm=True,
@@ -672,7 +679,7 @@ class OMASGANDetector(BaseDetector):
         beta=0.7,
         delta=0.5,
         lambda_fd=1.0,
-        stop_after="full",
+        stop_after="j",
         batch_size=128,
         score_batch_size=4096,
         contamination=0.1,
@@ -686,9 +693,10 @@ class OMASGANDetector(BaseDetector):
         self.tau = tau
         self.nonsaturating = nonsaturating
         self.latent_dim = latent_dim
-        self.hidden_layer_sizes = hidden_layer_sizes
+        self.critic_hidden_layer_sizes = critic_hidden_layer_sizes
+        self.decoder_hidden_layer_sizes = decoder_hidden_layer_sizes
         self.activation = activation
-        self.generator_out_activation = generator_out_activation
+        self.out_activation = out_activation
         self.base_channels = base_channels
         self.critic_architecture = critic_architecture
         self.spectral_norm = spectral_norm
@@ -725,7 +733,8 @@ class OMASGANDetector(BaseDetector):
     # ------------------------------------------------------------------------------------------ fitting
     def _check_params(self):
         self._check_betas()
-        self._check_layer_sizes("hidden_layer_sizes")
+        self._check_layer_sizes("critic_hidden_layer_sizes")
+        self._check_layer_sizes("decoder_hidden_layer_sizes")
 
     def _divergence_remedy(self):
         advice = (f"Scale the input (e.g. MinMaxScaler in a Pipeline), lower the learning rates lr (now "
@@ -809,14 +818,17 @@ class OMASGANDetector(BaseDetector):
     def _new_network(self, kind):
         """An untrained ``"generator"`` (``G``, ``B``, ``G'``), ``"critic"`` (``D``, ``C``) or
         ``"anomaly_discriminator"`` (``J``)."""
-        shapes = dict(image_shape=self.image_shape_, hidden_layer_sizes=self.hidden_layer_sizes,
-                      base_channels=self.base_channels, activation=self.activation)
+        shapes = dict(image_shape=self.image_shape_, base_channels=self.base_channels, activation=self.activation)
+        critic_sizes = self.critic_hidden_layer_sizes
         if kind == "generator":
-            return make_decoder(self.latent_dim_, self.n_features_in_, out_activation=self.generator_out_activation,
-                                **shapes)
+            # make_decoder takes widths input side first; the parameter lists them latent side first.
+            decoder_sizes = self.decoder_hidden_layer_sizes
+            decoder_sizes = critic_sizes if decoder_sizes is None else tuple(decoder_sizes)[::-1]
+            return make_decoder(self.latent_dim_, self.n_features_in_, out_activation=self.out_activation,
+                                hidden_layer_sizes=decoder_sizes, **shapes)
         spectral_norm = self.anomaly_spectral_norm if kind == "anomaly_discriminator" else self.spectral_norm
         return make_critic(self.n_features_in_, spectral_norm=spectral_norm, architecture=self.critic_architecture,
-                           **shapes)
+                           hidden_layer_sizes=critic_sizes, **shapes)
 
     def _copy_of(self, network, kind):
         """A new ``kind`` network with ``network``'s weights.
@@ -863,7 +875,7 @@ class OMASGANDetector(BaseDetector):
 
     def _fit_score_statistics(self, X):
         self.score_stats_ = None
-        if self.stop_after != "full":
+        if self.stop_after != "j":
             return
         terms = self._batched(self._anomaly_terms, X)
         mean = terms.mean(axis=0)
@@ -893,9 +905,9 @@ class OMASGANDetector(BaseDetector):
         # Task 3 retrains a copy), so the shorter ablations score from this fit. stop_after="task2" scores like
         # "task1" and is left out.
         variants = {}
-        if self.stop_after in ("task3", "full"):
+        if self.stop_after in ("task3", "j"):
             variants["stop_after=task1"] = lambda X: self._critic_term_scores(self.critic_, X)
-        if self.stop_after == "full":
+        if self.stop_after == "j":
             variants["stop_after=task3"] = lambda X: self._critic_term_scores(self.retrained_critic_, X)
             if self.lambda_fd != 0:
                 # lambda_fd enters only the score (training and score_stats_ do not read it): J~ alone.
@@ -908,7 +920,7 @@ class OMASGANDetector(BaseDetector):
     def score_terms(self, X):
         """The two standardised terms of the anomaly score, ``J~(x)`` and ``fD~(x)`` (higher = more anomalous).
 
-        Only for ``stop_after="full"``. ``anomaly_score(X) = J~ + lambda_fd * fD~``.
+        Only for ``stop_after="j"``. ``anomaly_score(X) = J~ + lambda_fd * fD~``.
 
         Parameters
         ----------
@@ -920,8 +932,9 @@ class OMASGANDetector(BaseDetector):
             Columns ``"J"`` and ``"fD"``.
         """
         check_is_fitted(self)
-        if self.stop_after != "full":
-            raise ValueError(f"score_terms needs stop_after='full'; this detector stopped after {self.stop_after!r}.")
+        if self.stop_after != "j":
+            raise ValueError(f"score_terms needs the full model, stop_after='j'; this detector stopped after "
+                             f"{self.stop_after!r}.")
         terms = self._standardised_terms(self._validate_X(X, reset=False))
         return pd.DataFrame({"J": terms[:, 0], "fD": terms[:, 1]})
 

@@ -99,8 +99,8 @@ def critic_feature_l1(critic, x, x_other):
     """Per-sample L1 distance between a pair critic's features of ``(x, x)`` and of ``(x, x_other)``.
 
     ``R(x) = || f(x, x) - f(x, x') ||_1`` with ``f`` the penultimate features (``critic.features``): with
-    ``x' = G(E(x))`` the score of the mirrored autoencoders (the R-score of AMA, Somepalli et al. 2021; the
-    feature distance of the mirrored autoencoder, Wu et al.).
+    ``x' = G(E(x))`` the score of the mirrored autoencoders (the R-score of AMA, Somepalli et al. 2021, and the
+    feature distance of the mirrored autoencoder, Wu et al.), named ``feature_l1`` in both detectors.
 
     Parameters
     ----------

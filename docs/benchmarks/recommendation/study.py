@@ -60,7 +60,7 @@ MEMBERS = {
     "IF": IsolationForest(n_estimators=100),
     "LOF": LocalOutlierFactor(n_neighbors=20, novelty=True),
     "AE": AutoEncoderDetector(max_epochs=20, batch_size=128),
-    "MAE": MirroredAEDetector(max_epochs=10, warmup_epochs=3, batch_size=128),
+    "MAE": MirroredAEDetector(max_epochs=10, selection_warmup_epochs=3, batch_size=128),
 }
 SINGLE_NAMES = {"IF": "IsolationForest", "LOF": "LOF", "AE": "AutoEncoder", "MAE": "MirroredAE"}
 MEMBER_SETS = (("IF", "LOF"), ("IF", "AE"), ("LOF", "AE"), ("IF", "LOF", "AE"), ("IF", "LOF", "MAE"),
