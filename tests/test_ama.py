@@ -270,3 +270,15 @@ def test_negatives_stay_out_of_the_batchnorm_statistics_of_the_encoder():
     normal_mean, known_mean = inputs
     running = norm.running_mean
     assert torch.linalg.norm(running - normal_mean) < 0.5 * torch.linalg.norm(running - known_mean)
+
+
+@pytest.mark.parametrize("sampling, high", [("uniform", 0.5), ("uniform", 0.2), ("dirichlet", 0.5)])
+def test_simplex_weights_follow_simplex_sampling_and_interp_high(monkeypatch, sampling, high):
+    from skanomaly.detectors import ama
+
+    calls = []
+    original = ama.simplex_interpolate
+    monkeypatch.setattr(ama, "simplex_interpolate", lambda *a, **k: calls.append(k) or original(*a, **k))
+    AMADetector(max_epochs=1, simplex_sampling=sampling, interp_high=high, random_state=0, **FAST).fit(
+        _normal_rows(64))
+    assert calls and all(call == {"method": sampling, "high": high} for call in calls)

@@ -114,6 +114,8 @@ BAD_PARAMS = {
         {"atypical_selection": "sideways"},
         {"score_type": "likelihood"},
         {"shell_width": 0.0},
+        {"simplex_sampling": "beta"},
+        {"interp_high": 0.0},
         {"negative_fraction": 0.0},
         {"negative_fraction": 1.0},
         {"shell_radius": "huge"},
@@ -130,6 +132,7 @@ BAD_PARAMS = {
     "MirroredAEDetector": [
         {"n_interp": 0},
         {"simplex_sampling": "beta"},
+        {"interp_high": 0.0},
         {"lambda_inter": -1.0},
         {"lambda_latent_hinge": -0.5},
         {"lambda_gp": -1.0},

@@ -182,3 +182,14 @@ def test_decoder_sizes_are_listed_latent_side_first():
                              max_epochs=1, n_critic=1, selection_warmup_epochs=0, random_state=0).fit(X)
     widths = [layer.out_features for layer in det.net_.module_.decoder if isinstance(layer, torch.nn.Linear)]
     assert widths == [5, 7, 12]
+
+
+@pytest.mark.parametrize("sampling, high", [("dirichlet", 0.5), ("uniform", 0.5), ("uniform", 0.2)])
+def test_simplex_weights_follow_simplex_sampling_and_interp_high(monkeypatch, data, sampling, high):
+    from skanomaly.detectors import mirrored_ae
+
+    calls = []
+    original = mirrored_ae.simplex_interpolate
+    monkeypatch.setattr(mirrored_ae, "simplex_interpolate", lambda *a, **k: calls.append(k) or original(*a, **k))
+    MirroredAEDetector(**{**TINY, "max_epochs": 1, "simplex_sampling": sampling, "interp_high": high}).fit(data[0])
+    assert calls and all(call == {"method": sampling, "high": high} for call in calls)

@@ -213,7 +213,8 @@ class _AMANet(DetectorNet):
         with torch.no_grad():
             reconstruction, negative_reconstruction = self._split(decoder(all_codes), n, negatives)
             if k > 1:
-                mixed, weights, index = simplex_interpolate(codes, k, method="uniform", high=hp.interp_high)
+                mixed, weights, index = simplex_interpolate(codes, k, method=hp.simplex_sampling,
+                                                              high=hp.interp_high)
                 interpolation = decoder(mixed)
         pairs = self._pairs(X, reconstruction, interpolation, index, negatives, negative_reconstruction)
 
@@ -378,8 +379,12 @@ class AMADetector(BaseDetector):
         Mirrored pair critic; ``False`` is the ablation with a critic on single samples.
     n_interp : int >= 1, default=3
         Codes per simplex interpolation :math:`k`; 1 disables the interpolation term.
-    interp_high : float, default=0.5
-        Upper bound of the uniform draws of the simplex weights.
+    simplex_sampling : {"uniform", "dirichlet"}, default="uniform"
+        Distribution of the simplex weights (see :func:`skanomaly.nn.simplex_weights`): ``"uniform"`` draws
+        ``alpha_i ~ U[0, interp_high]`` and normalises them (paper); ``"dirichlet"`` is uniform on the simplex,
+        the Mirrored AE's default.
+    interp_high : float > 0, default=0.5
+        Upper bound of the uniform draws of the simplex weights (``simplex_sampling="uniform"``).
     lambda_inter : float >= 0, default=0.5
         Weight of the interpolation term.
     lambda_latent_norm : float, default=1.0
@@ -489,6 +494,7 @@ class AMADetector(BaseDetector):
         "critic_architecture": [StrOptions(set(CRITIC_ARCHITECTURES))],
         "mirrored": ["boolean"],
         "n_interp": [Interval(Integral, 1, None, closed="left")],
+        "simplex_sampling": [StrOptions({"dirichlet", "uniform"})],
         "interp_high": [Interval(Real, 0, None, closed="neither")],
         "lambda_inter": [Interval(Real, 0, None, closed="left")],
         "lambda_latent_norm": [Interval(Real, 0, None, closed="left")],
@@ -524,6 +530,7 @@ class AMADetector(BaseDetector):
         critic_architecture="auto",
         mirrored=True,
         n_interp=3,
+        simplex_sampling="uniform",
         interp_high=0.5,
         lambda_inter=0.5,
         lambda_latent_norm=1.0,
@@ -562,6 +569,7 @@ class AMADetector(BaseDetector):
         self.critic_architecture = critic_architecture
         self.mirrored = mirrored
         self.n_interp = n_interp
+        self.simplex_sampling = simplex_sampling
         self.interp_high = interp_high
         self.lambda_inter = lambda_inter
         self.lambda_latent_norm = lambda_latent_norm

@@ -95,7 +95,8 @@ class _MirroredAENet(DetectorNet):
         z = module.encoder(X)
         x_hat = module.decoder(z)
         if interpolate:
-            z_mix, weights, index = simplex_interpolate(z, hp.n_interp, method=hp.simplex_sampling)
+            z_mix, weights, index = simplex_interpolate(z, hp.n_interp, method=hp.simplex_sampling,
+                                                            high=hp.interp_high)
             x_inter = module.decoder(z_mix)
 
         # ---- critics: D_recon maximises the mirrored Wasserstein estimate, D_inter regresses 1 - alpha_i.
@@ -283,8 +284,11 @@ class MirroredAEDetector(BaseDetector):
         Output activation of the generator (e.g. ``"sigmoid"`` for images in [0, 1]); ``None`` is linear.
     n_interp : int >= 1, default=3
         Number ``m`` of codes mixed per interpolant; 1 disables the interpolation loss.
-    simplex_sampling : {"dirichlet", "uniform"}, default="dirichlet"
-        Distribution of the weights ``alpha`` (see :func:`skanomaly.nn.simplex_weights`).
+    simplex_sampling : {"uniform", "dirichlet"}, default="dirichlet"
+        Distribution of the weights ``alpha`` (see :func:`skanomaly.nn.simplex_weights`): uniform on the
+        simplex, or AMA's ``U[0, interp_high]`` draws normalised (``"uniform"``).
+    interp_high : float > 0, default=0.5
+        Upper bound of the uniform draws of the simplex weights (``simplex_sampling="uniform"``).
     lambda_inter : float >= 0, default=0.5
         Weight ``lambda`` of the interpolation loss of the autoencoder (paper: 1.2 Thyroid, 0.3 Arrhythmia,
         0.5 KDD99).
@@ -392,6 +396,7 @@ class MirroredAEDetector(BaseDetector):
         "out_activation": [StrOptions(set(ACTIVATIONS)), None],
         "n_interp": [Interval(Integral, 1, None, closed="left")],
         "simplex_sampling": [StrOptions({"dirichlet", "uniform"})],
+        "interp_high": [Interval(Real, 0, None, closed="neither")],
         "lambda_inter": [Interval(Real, 0, None, closed="left")],
         "lambda_latent_hinge": [Interval(Real, 0, None, closed="left")],
         "latent_radius": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
@@ -423,6 +428,7 @@ class MirroredAEDetector(BaseDetector):
         out_activation=None,
         n_interp=3,
         simplex_sampling="dirichlet",
+        interp_high=0.5,
         lambda_inter=0.5,
         lambda_latent_hinge=1.0,
         latent_radius="auto",
@@ -457,6 +463,7 @@ class MirroredAEDetector(BaseDetector):
         self.out_activation = out_activation
         self.n_interp = n_interp
         self.simplex_sampling = simplex_sampling
+        self.interp_high = interp_high
         self.lambda_inter = lambda_inter
         self.lambda_latent_hinge = lambda_latent_hinge
         self.latent_radius = latent_radius
