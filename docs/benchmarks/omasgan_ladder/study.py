@@ -566,7 +566,6 @@ def run_mnist(variants, classes=MNIST_CLASSES, seed=0):
 
 
 # ------------------------------------------------------------------------------------------------ summary tables
-SUMMARY = HERE / "summary.md"
 STAGE_ORDER = ["task1", "task3", "full", "j_only"]
 STAGE_NAMES = {"task1": "Task 1", "task3": "Tasks 1-3", "full": "full", "j_only": "J alone", "autoencoder": "AE alone"}
 
@@ -595,7 +594,7 @@ def _stage_table(rows, index, metrics, stages):
 
 
 def write_summary():
-    """Write ``summary.md``: the tables of the page, computed from ``results.csv``."""
+    """Write ``summary.md`` beside the results file: the tables of the page, computed from the results."""
     rows = pd.read_csv(RESULTS)
     rows["class"] = rows["class"].astype("Int64").astype(str).replace("<NA>", "")
     out = ["<!-- Written by study.py (--parts summary) from results.csv; do not edit. -->", ""]
@@ -669,7 +668,7 @@ def write_summary():
         out += ["### Candidate class defaults on make_multimodal_2d(random_state=0)", "",
                 "Median distance to the nearest training row of 1,000 samples each; grid AUROC of each stage.", "",
                 _markdown(table, ["variant", "seed"]), ""]
-    SUMMARY.write_text("\n".join(out))
+    RESULTS.with_name("summary.md").write_text("\n".join(out))
 
 
 def main(argv=None):
