@@ -273,6 +273,47 @@ def test_full_score_beats_task1_on_grid(toy_model):
     assert auc_full > auc_task1
 
 
+def test_class_defaults_put_the_boundary_between_the_generator_and_noise():
+    # Issue 26: OMASGANDetector() as shipped, on the 2-D rings and blobs (the setting where the method works),
+    # places B farther from the data than G and nearer than uniform noise over the data's box widened by a
+    # quarter of its range, and its full score beats Task 1's on the grid.
+    X, _ = make_multimodal_2d(random_state=0)
+    det = OMASGANDetector(random_state=0).fit(X)
+    rng = np.random.RandomState(0)
+    low, high = X.min(axis=0), X.max(axis=0)
+    uniform = rng.uniform(low - (high - low) / 4, high + (high - low) / 4, size=(1000, 2))
+    nearest = NearestNeighbors(n_neighbors=1).fit(X)
+    d_G, d_B, d_U = (np.median(nearest.kneighbors(points)[0])
+                     for points in (det.generate(1000, network="task1"), det.boundary_samples(1000), uniform))
+    assert d_G < d_B < d_U
+    X_grid, y_grid = make_multimodal_2d_grid(100)
+    auc_task1 = roc_auc_score(y_grid, -det.ablation_scores(X_grid)["stop_after=task1"])
+    assert roc_auc_score(y_grid, det.anomaly_score(X_grid)) > auc_task1
+
+
+@pytest.mark.parametrize("image_shape, expected", [(None, 1e-3), ((1, 8, 8), 2e-4)])
+def test_auto_learning_rate_depends_on_the_networks(image_shape, expected, monkeypatch):
+    from skanomaly import base
+
+    rates = []
+
+    def recording(networks, name, lr, **kwargs):
+        rates.append(lr)
+        return make_optimizer(networks, name, lr=lr, **kwargs)
+
+    make_optimizer = base.make_optimizer
+    monkeypatch.setattr(base, "make_optimizer", recording)
+    X = np.random.RandomState(0).rand(64, 64)
+    det = OMASGANDetector(**TINY, image_shape=image_shape, random_state=0).fit(X)
+    assert det.get_params()["lr"] == "auto"
+    assert det.net_.hp.lr == expected and det.net_.hp.critic_lr == expected
+    assert len(rates) >= 4 and set(rates) == {expected}  # every optimiser of every stage
+    rates.clear()
+    explicit = OMASGANDetector(**TINY, lr=5e-4, critic_lr=1e-4, random_state=0).fit(X)
+    assert explicit.net_.hp.lr == 5e-4 and explicit.net_.hp.critic_lr == 1e-4
+    assert set(rates) == {5e-4, 1e-4}
+
+
 @pytest.mark.slow
 def test_full_score_beats_task1_on_grid_heavy():
     # The example's settings on three seeds (a few minutes): the full score wins on every one.

@@ -510,8 +510,11 @@ class OMASGANDetector(BaseDetector):
         ``boundary_critic="train"``).
     n_critic : int >= 1, default=1
         Critic updates per generator update in Tasks 1 and 3.
-    lr : float > 0, default=2e-4
-        Adam learning rate of the generators ``G``, ``B``, ``G'``.
+    lr : float > 0 or "auto", default="auto"
+        Adam learning rate of the generators ``G``, ``B``, ``G'``. ``"auto"``: 2e-4 with the conv networks
+        (``image_shape`` set; DCGAN's Adam setting, Radford et al. 2016), 1e-3 with the MLPs (at 2e-4 the 50
+        Task-1 epochs leave ``G`` far from the modes of the 2-D rings and blobs, and the boundary samples lie
+        farther out than uniform noise over the data's box; see the OMASGAN dimension ladder in the docs).
     critic_lr : float > 0 or None, default=None
         Adam learning rate of ``D``, ``C`` and ``J``; ``None`` uses ``lr``.
     betas : tuple of two floats in [0, 1), default=(0.5, 0.999)
@@ -622,7 +625,7 @@ class OMASGANDetector(BaseDetector):
         "anomaly_spectral_norm": ["boolean"],
         "lambda_r1": [Interval(Real, 0, None, closed="left")],
         "n_critic": [Interval(Integral, 1, None, closed="left")],
-        "lr": [Interval(Real, 0, None, closed="neither")],
+        "lr": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
         "critic_lr": [Interval(Real, 0, None, closed="neither"), None],
         "betas": [tuple],
         "task1_epochs": [Interval(Integral, 1, None, closed="left")],
@@ -661,7 +664,7 @@ class OMASGANDetector(BaseDetector):
         anomaly_spectral_norm=False,
         lambda_r1=0.0,
         n_critic=1,
-        lr=2e-4,
+        lr="auto",
         critic_lr=None,
         betas=(0.5, 0.999),
         task1_epochs=50,
@@ -738,7 +741,8 @@ class OMASGANDetector(BaseDetector):
 
     def _divergence_remedy(self):
         advice = (f"Scale the input (e.g. MinMaxScaler in a Pipeline), lower the learning rates lr (now "
-                  f"{self.lr:g}) and critic_lr (now {self.critic_lr!r}), or strengthen the critics' Lipschitz "
+                  f"{self._resolved_lr():g}) and critic_lr (now {self.critic_lr!r}), or strengthen the critics' "
+                  "Lipschitz "
                   "control (")
         if not self.spectral_norm:
             advice += "spectral_norm=True, "
@@ -810,10 +814,17 @@ class OMASGANDetector(BaseDetector):
         self.anomaly_discriminator_ = module.anomaly_discriminator
         return history
 
+    def _resolved_lr(self):
+        """``lr`` with ``"auto"`` resolved for the networks of this fit (``image_shape_`` set by ``fit``)."""
+        if self.lr != "auto":
+            return self.lr
+        return 2e-4 if getattr(self, "image_shape_", None) is not None else 1e-3
+
     def _resolved_hyperparameters(self):
+        lr = self._resolved_lr()
         return {"latent_dim": self.latent_dim_, "divergence": self.divergence_,
-                "boundary_divergence": self.boundary_divergence_, "betas": self._check_betas(),
-                "critic_lr": self.lr if self.critic_lr is None else self.critic_lr}
+                "boundary_divergence": self.boundary_divergence_, "betas": self._check_betas(), "lr": lr,
+                "critic_lr": lr if self.critic_lr is None else self.critic_lr}
 
     def _new_network(self, kind):
         """An untrained ``"generator"`` (``G``, ``B``, ``G'``), ``"critic"`` (``D``, ``C``) or

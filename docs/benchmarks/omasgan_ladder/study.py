@@ -457,13 +457,13 @@ GALLERY = dict(latent_dim=2, batch_size=64, lr=1e-3, spectral_norm=False, lambda
                j_epochs=150)
 BOUNDARY = dict(mu=2.0, nu=2.5, boundary_reference="data", delta=1.0)
 DEFAULT_CANDIDATES = {
-    "class_defaults": {},
+    "old_defaults": {"lr": 2e-4},  # the class defaults before lr="auto" (which gives 1e-3 to these MLPs)
     "gallery": GALLERY,
     "boundary_terms": BOUNDARY,
     "boundary_terms+lr": {**BOUNDARY, "lr": 1e-3},
     "boundary_terms+critic": {**BOUNDARY, "spectral_norm": False, "lambda_r1": 0.1},
     "boundary_terms+critic+lr": {**BOUNDARY, "spectral_norm": False, "lambda_r1": 0.1, "lr": 1e-3},
-    "lr": {"lr": 1e-3},
+    "lr": {"lr": 1e-3},  # what lr="auto" resolves to here: the class defaults since
     "mu_nu+lr": {"mu": 2.0, "nu": 2.5, "lr": 1e-3},
     "mu_nu_reference+lr": {"mu": 2.0, "nu": 2.5, "boundary_reference": "data", "lr": 1e-3},
 }
@@ -524,7 +524,7 @@ def defaults_moved_rows(changed):
 # ------------------------------------------------------------------------------------------------ MNIST-5k
 MNIST_CLASSES = (0, 1, 2, 3)
 #: The settings of the committed MLP rows "OMASGANDetector" of docs/benchmarks/mnist_loo (detectors.toml).
-MNIST_SETTINGS = dict(critic_hidden_layer_sizes=(256, 256), out_activation="sigmoid", tau=5.0)
+MNIST_SETTINGS = dict(critic_hidden_layer_sizes=(256, 256), out_activation="sigmoid", tau=5.0, lr=2e-4)
 
 
 def run_mnist(variants, classes=MNIST_CLASSES, seed=0):
