@@ -305,6 +305,16 @@ def test_every_committed_row_is_produced_by_a_study_in_its_folder(path):
 
 
 @pytest.mark.parametrize("path", RESULT_FILES, ids=[Path(p).parent.name for p in RESULT_FILES])
+def test_every_committed_row_ran_on_the_runners_default_thread_count(path):
+    """Scores depend on the torch thread count (adversarial training amplifies the last-bit differences), so a
+    study file reproduces its rows only at the count they ran with: the runner's default, one thread."""
+    rows = pd.read_csv(path)
+    other = rows[rows["torch_threads"] != 1]
+    assert other.empty, (f"{len(other)} rows of {path} ran on another thread count, e.g. "
+                         f"{other[['detector', 'dataset', 'seed', 'torch_threads']].head(3).to_dict('records')}")
+
+
+@pytest.mark.parametrize("path", RESULT_FILES, ids=[Path(p).parent.name for p in RESULT_FILES])
 def test_every_committed_row_has_the_parameters_its_study_builds(path):
     """A study file reproduces its rows only if it builds the detector the rows record: every parameter both the
     row and the built detector have must agree (a parameter added to a class after the run is not compared). Rows

@@ -151,7 +151,8 @@ def build_table(root=HERE):
                  "0-4, where run); per-class rows average the classes first. Best measured cell in bold. Tabular "
                  "F1 at the top k % (Thyroid 2.5 %, Arrhythmia 15 %, KDD99 20 %); on KDD99 the deep detectors train "
                  "shorter than their presets (AMA 5 epochs, Mirrored AE 10, OMASGAN stages 5/2/2/2; study file "
-                 "`docs/benchmarks/tabular/kddcup99.toml`). Images: conv networks at the "
+                 "`docs/benchmarks/tabular/kddcup99.toml`); OMASGAN's tabular rows ran at `lr=2e-4`, its class default "
+                 "before `\"auto\"`. Images: conv networks at the "
                  "`mnist` preset, except the MNIST-5k leave-one-class-out Mirrored AE (MLP with 256-unit layers). 2-D: OMASGAN at the "
                  "settings of its gallery example, the others at their class defaults. Published numbers come "
                  "from the papers' own splits and the full image sets.")
