@@ -490,9 +490,7 @@ BAD_CASES = [(name, params) for name in NAMES for params in COMMON_BAD_PARAMS
 BAD_CASES += [(name, params) for name, cases in BAD_PARAMS.items() for params in cases]
 BAD_IDS = [f"{name}-{params}" for name, params in BAD_CASES]
 # Refusals still missing from a detector: strict, so that the fix turns these into failures to remove here.
-KNOWN_GAPS = {
-    ("AutoEncoderDetector", "{'hidden_layer_sizes': (8, 0)}"): "a zero-width hidden layer is accepted",
-}
+KNOWN_GAPS = {}  # (detector, str(params)) -> why it is accepted; such cases run as strict xfails
 BAD_CASES = [pytest.param(name, params, id=case_id,
                           marks=[pytest.mark.xfail(strict=True, reason=KNOWN_GAPS[name, str(params)])]
                           if (name, str(params)) in KNOWN_GAPS else [])
@@ -560,10 +558,12 @@ def test_dataframe_input_keeps_feature_names(fitted, name):
     detector = _make(name).fit(pd.DataFrame(X_TRAIN, columns=columns))
     assert list(detector.feature_names_in_) == columns
     frame_scores = detector.score_samples(pd.DataFrame(X_TEST, columns=columns))
-    # The same numbers train the same model. A DataFrame's values reach the networks in column-major order,
-    # and a product over other strides may round the last bit differently.
-    np.testing.assert_allclose(frame_scores, scores, rtol=1e-12, atol=1e-12)
+    # The same numbers train the same model and score the same, to the bit: a DataFrame's values are
+    # column-major, and the networks get them in row-major batches like an array's.
+    np.testing.assert_array_equal(frame_scores, scores)
+    np.testing.assert_array_equal(detector.offset_, _make(name).fit(X_TRAIN).offset_)
     with pytest.warns(UserWarning, match="feature names"):
-        np.testing.assert_allclose(detector.score_samples(X_TEST), frame_scores, rtol=1e-12, atol=1e-12)
+        np.testing.assert_array_equal(detector.score_samples(X_TEST), frame_scores)
+        np.testing.assert_array_equal(detector.score_samples(np.asfortranarray(X_TEST)), frame_scores)
     with pytest.raises(ValueError, match="feature names"):
         detector.score_samples(pd.DataFrame(X_TEST, columns=[f"g{i}" for i in range(X_TEST.shape[1])]))

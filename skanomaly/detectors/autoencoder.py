@@ -159,6 +159,7 @@ class AutoEncoderDetector(BaseDetector):
         self.verbose = verbose
 
     def _fit_networks(self, X, y, seed):
+        self._check_layer_sizes("hidden_layer_sizes")
         n_features = X.shape[1]
         self.latent_dim_ = resolve_latent_dim(self.latent_dim, n_features, self.image_shape_)
         self.net_ = self._build_networks(max_epochs=self.max_epochs, **self._net_kwargs(seed))

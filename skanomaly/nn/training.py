@@ -7,6 +7,7 @@ import cycles, and a detector's step reads ``with frozen(critic): ...`` instead 
 
 from contextlib import contextmanager
 
+import numpy as np
 import torch
 from sklearn.utils import gen_batches
 
@@ -97,6 +98,8 @@ def no_grad_batches(fn, X, batch_size, *, device, dtype=torch.float64):
             if isinstance(part, torch.Tensor):
                 batch = part.to(device=device, dtype=dtype)
             else:
-                batch = torch.tensor(part, dtype=dtype, device=device)  # a copy: fn may not alter the caller's X
+                # A copy (fn may not alter the caller's X), in C order: column-major rows (a DataFrame's values)
+                # would take another matmul path and change the last bits of the scores.
+                batch = torch.tensor(np.ascontiguousarray(part), dtype=dtype, device=device)
             values = fn(batch).detach().to("cpu", torch.float64).numpy()
         yield rows, values
