@@ -259,6 +259,26 @@ class _BatchIndexSampler(torch.utils.data.Sampler):
             yield batch.tolist() if self.as_lists else batch
 
 
+class _IndexedBatches:
+    """The batches ``dataset[index]`` for each index tensor of ``sampler``: what a ``DataLoader`` without workers
+    yields for a batch sampler, without its per-batch machinery."""
+
+    def __init__(self, dataset, sampler):
+        self.dataset = dataset
+        self.sampler = sampler
+
+    def __len__(self):
+        return len(self.sampler)
+
+    def __iter__(self):
+        # A DataLoader draws one number from torch's global generator per epoch (its workers' base seed); the
+        # same draw keeps every later draw of a fit (dropout, noise, interpolation weights) where it was.
+        torch.empty((), dtype=torch.int64).random_()
+        dataset = self.dataset
+        for index in self.sampler:
+            yield dataset[index]
+
+
 class Hyperparameters(Mapping):
     """A detector's hyperparameters as its nets read them: read-only, by attribute (``hp.lr``) or key.
 
@@ -461,7 +481,8 @@ class DetectorNet(NeuralNet):
         return super().get_dataset(X, y)
 
     def get_iterator(self, dataset, training=False):
-        """Batches fetched with one tensor index each (skorch's default indexes and collates row by row).
+        """Batches fetched with one tensor index each (skorch's default indexes and collates row by row), straight
+        from the rows' tensors unless ``iterator_train__*`` / ``iterator_valid__*`` settings ask for a DataLoader.
 
         Honours ``iterator_train__shuffle`` / ``__generator`` (seeded shuffling, the batches of torch's
         ``RandomSampler``), ``__drop_last`` and ``batch_size``. A last training batch of a single row is dropped
@@ -481,8 +502,11 @@ class DetectorNet(NeuralNet):
                 )
             single_row = len(dataset) % self.batch_size == 1
             drop_last = drop_last or (single_row and (batch_norm or self.drop_single_row_batch))
+        rows = isinstance(dataset, _RowTensors)
         sampler = _BatchIndexSampler(len(dataset), self.batch_size, shuffle=shuffle, generator=generator,
-                                     drop_last=drop_last, as_lists=not isinstance(dataset, _RowTensors))
+                                     drop_last=drop_last, as_lists=not rows)
+        if rows and not kwargs:  # nothing for a DataLoader to do (no workers, no pinning): index directly
+            return _IndexedBatches(dataset, sampler)
         return DataLoader(dataset, batch_size=None, sampler=sampler, **kwargs)
 
     def train_step(self, batch, **fit_params):

@@ -13,10 +13,10 @@ import tracemalloc
 import numpy as np
 import pytest
 import torch
-from torch.utils.data import BatchSampler, RandomSampler, SequentialSampler
+from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler
 
 from skanomaly import AutoEncoderDetector
-from skanomaly.base import DetectorNet, Hyperparameters, _BatchIndexSampler, _RowTensors
+from skanomaly.base import DetectorNet, Hyperparameters, _BatchIndexSampler, _IndexedBatches, _RowTensors
 
 TINY = dict(max_epochs=1, batch_size=32, hidden_layer_sizes=(8,), latent_dim=2)
 
@@ -70,6 +70,33 @@ def test_net_indexes_each_training_batch_once():
     assert [len(Xb) for Xb, _ in batches] == [5, 5, 2]
     rows = torch.cat([Xb for Xb, _ in batches])
     assert sorted(rows[:, 0].tolist()) == X[:, 0].tolist()
+
+
+def test_indexed_batches_match_a_dataloader_and_its_random_draws():
+    # Training batches skip the DataLoader; the batches and the draws from torch's global generator (one per
+    # epoch, a DataLoader's worker seed) must stay those of a DataLoader, or every seeded fit would change.
+    X = torch.arange(26.0).reshape(13, 2)
+    dataset = _RowTensors(X)
+
+    def epochs(make_iterable):
+        torch.manual_seed(0)
+        sampler = _BatchIndexSampler(13, 4, shuffle=True, generator=torch.Generator().manual_seed(3))
+        out = [[Xb.clone() for Xb, _ in make_iterable(sampler)] for _ in range(3)]
+        return out, torch.rand(3)
+
+    fast, after_fast = epochs(lambda sampler: _IndexedBatches(dataset, sampler))
+    loader, after_loader = epochs(lambda sampler: DataLoader(dataset, batch_size=None, sampler=sampler))
+    assert len(fast) == len(loader) == 3
+    for a, b in zip(fast, loader):
+        assert len(a) == len(b) == 4 and all(torch.equal(x, y) for x, y in zip(a, b))
+    assert torch.equal(after_fast, after_loader)
+    net = DetectorNet(torch.nn.Linear(2, 2), hp=Hyperparameters({"lr": 0.1}), batch_size=4).initialize()
+    assert isinstance(net.get_iterator(dataset, training=True), _IndexedBatches)
+    assert len(net.get_iterator(dataset, training=True)) == 4
+    # DataLoader settings (workers, pinned memory) still get a DataLoader
+    net = DetectorNet(torch.nn.Linear(2, 2), hp=Hyperparameters({"lr": 0.1}), batch_size=4,
+                      iterator_train__num_workers=0).initialize()
+    assert isinstance(net.get_iterator(dataset, training=True), DataLoader)
 
 
 def _imported_modules(code):
