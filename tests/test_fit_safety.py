@@ -360,8 +360,8 @@ def interrupt_verdicts():
             transcript.append(line)
             if line.startswith("SCENARIO "):
                 current, heading_seen = line.split()[1], False
-            elif line.startswith("RESULT "):
-                _, name, verdict = line.split(maxsplit=2)
+            elif "RESULT " in line:  # may follow an epoch row that the SIGINT cut before its newline
+                _, name, verdict = line[line.index("RESULT "):].split(maxsplit=2)
                 verdicts[name] = verdict.strip()
                 current = None
             elif current is not None and current not in verdicts:
