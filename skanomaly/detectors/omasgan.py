@@ -512,9 +512,8 @@ class OMASGANDetector(BaseDetector):
         Critic updates per generator update in Tasks 1 and 3.
     lr : float > 0 or "auto", default="auto"
         Adam learning rate of the generators ``G``, ``B``, ``G'``. ``"auto"``: 2e-4 with the conv networks
-        (``image_shape`` set; DCGAN's Adam setting, Radford et al. 2016), 1e-3 with the MLPs (at 2e-4 the 50
-        Task-1 epochs leave ``G`` far from the modes of the 2-D rings and blobs, and the boundary samples lie
-        farther out than uniform noise over the data's box; see the OMASGAN dimension ladder in the docs).
+        (``image_shape`` set; DCGAN's Adam setting, Radford et al. 2016), 1e-3 with the MLPs (chosen on the 2-D
+        rings and blobs, see the OMASGAN user guide).
     critic_lr : float > 0 or None, default=None
         Adam learning rate of ``D``, ``C`` and ``J``; ``None`` uses ``lr``.
     betas : tuple of two floats in [0, 1), default=(0.5, 0.999)
@@ -742,8 +741,7 @@ class OMASGANDetector(BaseDetector):
     def _divergence_remedy(self):
         advice = (f"Scale the input (e.g. MinMaxScaler in a Pipeline), lower the learning rates lr (now "
                   f"{self._resolved_lr():g}) and critic_lr (now {self.critic_lr!r}), or strengthen the critics' "
-                  "Lipschitz "
-                  "control (")
+                  "Lipschitz control (")
         if not self.spectral_norm:
             advice += "spectral_norm=True, "
         return advice + f"a larger lambda_r1, now {self.lambda_r1:g})."
