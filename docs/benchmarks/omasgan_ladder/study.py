@@ -463,7 +463,7 @@ DEFAULT_CANDIDATES = {
     "boundary_terms+lr": {**BOUNDARY, "lr": 1e-3},
     "boundary_terms+critic": {**BOUNDARY, "spectral_norm": False, "lambda_r1": 0.1},
     "boundary_terms+critic+lr": {**BOUNDARY, "spectral_norm": False, "lambda_r1": 0.1, "lr": 1e-3},
-    "lr": {"lr": 1e-3},  # what lr="auto" resolves to here: the class defaults since
+    "lr": {"lr": 1e-3},  # what lr="auto" gives these MLPs: the class defaults since 0.1
     "mu_nu+lr": {"mu": 2.0, "nu": 2.5, "lr": 1e-3},
     "mu_nu_reference+lr": {"mu": 2.0, "nu": 2.5, "boundary_reference": "data", "lr": 1e-3},
 }
