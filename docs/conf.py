@@ -31,7 +31,7 @@ version = release
 extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
-    "sphinx.ext.mathjax",
+    "local_mathjax",  # sphinx.ext.mathjax with MathJax copied into the build: maths renders offline
     "numpydoc",
     "myst_parser",
     "sphinx_gallery.gen_gallery",
