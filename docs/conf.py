@@ -9,6 +9,7 @@ Fast mode for CI: ``SKANOMALY_DOCS_FAST=1`` runs every gallery example with a fe
 ``SKANOMALY_FULL=1`` instead runs the examples at the size of the committed benchmarks.
 """
 
+import importlib
 import os
 import sys
 from pathlib import Path
@@ -46,8 +47,28 @@ exclude_patterns = [
 ]
 suppress_warnings = ["config.cache"]  # sphinx-gallery's config holds callables
 
-# API reference: numpydoc renders the docstrings; autosummary writes one page per class.
+# API reference: numpydoc renders the docstrings; autosummary writes one page per class from
+# _templates/autosummary/class.rst (the class name as title, each
+# method skanomaly defines documented in full).
+templates_path = ["_templates"]
 autosummary_generate = True
+toc_object_entries_show_parents = "hide"  # the page's contents list "fit()", not "AMADetector.fit()"
+
+
+def split_methods(fullname, methods):
+    """The public methods of a class: (those skanomaly defines, those inherited unchanged from scikit-learn)."""
+    module, _, name = fullname.rpartition(".")
+    cls = getattr(importlib.import_module(module), name)
+    own, from_sklearn = [], []
+    for method in methods:
+        if method.startswith("_"):
+            continue
+        owner = next(klass for klass in cls.__mro__ if method in vars(klass))
+        (from_sklearn if owner.__module__.startswith("sklearn.") else own).append(method)
+    return own, from_sklearn
+
+
+autosummary_context = {"split_methods": split_methods}
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
 autodoc_default_options = {"inherited-members": False}
