@@ -37,6 +37,7 @@ extensions = [
     "myst_parser",
     "sphinx_gallery.gen_gallery",
     "benchmark_pages",
+    "section_sidebar",
 ]
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 exclude_patterns = [
@@ -104,7 +105,10 @@ html_show_sourcelink = False
 html_theme_options = {
     "navbar_align": "left",
     "show_toc_level": 2,
+    # The seven pages a user looks for first are in the header, in the order of the index's toctree; the search
+    # is an icon so that header, search and theme switch fit one row at 1400 px.
     "header_links_before_dropdown": 7,
+    "navbar_persistent": ["search-button"],
     "secondary_sidebar_items": ["page-toc"],
     "footer_start": ["copyright"],
     "footer_end": ["sphinx-version", "theme-version"],
