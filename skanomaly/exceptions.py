@@ -1,6 +1,6 @@
 """Exceptions and warnings raised by skanomaly."""
 
-__all__ = ["DetectorUnavailableError", "TrainingDivergedError"]
+__all__ = ["DatasetUnavailableError", "DetectorUnavailableError", "TrainingDivergedError"]
 
 
 class TrainingDivergedError(RuntimeError):
@@ -20,4 +20,14 @@ class DetectorUnavailableError(ImportError):
     """A registered detector cannot be built because its code or an optional dependency is missing.
 
     The benchmark runner records such detectors as ``status="skipped"`` with the message, instead of failing.
+    """
+
+
+class DatasetUnavailableError(ValueError):
+    """A dataset a benchmark needs cannot be loaded: its data file is missing, unreadable or damaged, or an
+    optional package its loader needs is not installed.
+
+    The benchmark runner loads every dataset once before the first run and raises this instead of starting, so
+    one message (the loader's: which file, the folders looked in, how to get it and where to put it) replaces a
+    failed row per run. The command line exits with status 66.
     """

@@ -250,10 +250,51 @@ def test_failed_and_skipped_runs_are_recorded_not_raised():
     assert "RuntimeError: boom in fit" in text
 
 
-def test_missing_dataset_file_is_recorded():
-    df = run_benchmark(["MeanDistance"], ["missing_file"], seeds=[0, 1], verbose=0)
-    assert len(df) == 4 and (df["status"] == "error").all()
-    assert df["error"].str.contains("could not load dataset 'missing_file'.*no such data file").all()
+def test_a_dataset_that_cannot_be_loaded_stops_the_benchmark_before_any_run(tmp_path):
+    from skanomaly.benchmarks import DatasetUnavailableError
+
+    for datasets in (["missing_file"], ["thyroid", "missing_file"]):
+        with pytest.raises(DatasetUnavailableError, match="Dataset 'missing_file' cannot be loaded, so no run was "
+                                                          "started: FileNotFoundError: no such data file"):
+            run_benchmark(["MeanDistance"], datasets, seeds=[0, 1], output_dir=tmp_path / "out", verbose=0)
+        assert not (tmp_path / "out").exists()
+
+
+def test_each_dataset_is_loaded_once_before_the_runs_and_the_first_is_not_loaded_again():
+    loads = []
+
+    def counted(name):
+        def load():
+            loads.append(name)
+            return _tiny_images()
+        return load
+
+    for name in ("first", "second"):
+        register_dataset(DatasetSpec(name, counted(name), kind="image", scaler=None), replace=True)
+    df = run_benchmark(["MeanDistance"], ["first", "second"], protocol="one-class", seeds=[0], classes=[0],
+                       verbose=0)
+    assert (df["status"] == "ok").all() and len(df) == 4
+    assert loads == ["first", "second", "second"]
+
+
+def test_cli_missing_kdd_file_is_one_error_with_status_66(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("SKANOMALY_DATA", raising=False)
+    empty = tmp_path / "data"
+    empty.mkdir()
+    out = tmp_path / "out"
+    status = main(["benchmark", "--detectors", "MeanDistance", "--datasets", "thyroid", "kddcup99", "--seeds", "0",
+                   "1", "--data-home", str(empty), "--output", str(out)])
+    captured = capsys.readouterr()
+    assert status == 66
+    assert captured.out == ""  # no table of failed cells
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1, captured.err
+    assert lines[0].startswith("skanomaly benchmark: error: Dataset 'kddcup99' cannot be loaded, so no run was "
+                               "started: FileNotFoundError: KDD Cup 1999 data not found in ")
+    for needed in (str(empty), "kddcup.data_10_percent.gz", "UCI", "SKANOMALY_DATA", "--data-home DIR"):
+        assert needed in lines[0]
+    assert lines[0].count("Download") == 1
+    assert not out.exists()  # nothing ran, nothing was stored
 
 
 def test_outputs_written_and_rerun_replaces_same_keys(tmp_path):

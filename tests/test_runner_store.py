@@ -284,3 +284,70 @@ def test_parser_imports_neither_torch_nor_sklearn():
             "print(sorted(m for m in ('torch', 'sklearn', 'pandas', 'skorch') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert out.stdout.strip() == "[]"
+
+
+# A file size limit (RLIMIT_FSIZE) that the store's write-ahead log reaches after a few runs: writes past it fail
+# with EFBIG (SIGXFSZ ignored), as on a full disk.
+_FSIZE_LIMIT = 100_000
+_LIMITED = ("import resource, signal, sys\n"
+            "from skanomaly.benchmarks.cli import main\n"
+            "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+            f"resource.setrlimit(resource.RLIMIT_FSIZE, ({_FSIZE_LIMIT}, resource.RLIM_INFINITY))\n"
+            "sys.exit(main(sys.argv[1:]))\n")
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGXFSZ"), reason="needs POSIX file size limits")
+def test_a_full_disk_stops_with_one_line_and_status_74_keeps_the_store_and_resumes(tmp_path):
+    out = tmp_path / "full"
+    seeds = [str(seed) for seed in range(40)]
+    args = ["benchmark", "--detectors", "IsolationForest", "--datasets", "thyroid", "--seeds", *seeds,
+            "--set", "IsolationForest.n_estimators=5", "--output", str(out)]
+    full = subprocess.run([sys.executable, "-c", _LIMITED, *args], env=_env(), capture_output=True, text=True,
+                          timeout=300)
+    assert full.returncode == 74, full.stderr
+    errors = [line for line in full.stderr.splitlines() if "error" in line.lower()]
+    assert len(errors) == 1 and errors[0] == full.stderr.splitlines()[-1], full.stderr
+    assert errors[0].startswith(f"skanomaly benchmark: error: Cannot write to the run store {out / 'runs.sqlite'}: ")
+    assert "disk I/O error" in errors[0] or "database or disk is full" in errors[0]
+    assert "run the same command again to resume" in errors[0]
+    assert "Traceback" not in full.stderr and "rollback" not in full.stderr
+    assert full.stdout == ""  # no summary of a benchmark that stopped
+
+    conn = sqlite3.connect(f"file:{out / 'runs.sqlite'}?mode=ro", uri=True)  # what the failed process left
+    try:
+        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        kept = conn.execute("SELECT seed, status FROM runs ORDER BY id").fetchall()
+    finally:
+        conn.close()
+    assert 0 < len(kept) < len(seeds) and {status for _, status in kept} == {"ok"}
+    assert [seed for seed, _ in kept] == list(range(len(kept)))
+    assert f"The {len(kept)} run" in errors[0]
+
+    again = subprocess.run(_cli(*args), env=_env(), capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert f"done: {len(seeds) - len(kept)} ok, 0 failed, skipped {len(kept)} already stored" in again.stderr
+    stored = _stored(out)
+    assert sorted(stored["seed"]) == list(range(len(seeds))) and (stored["status"] == "ok").all()
+
+
+def test_exports_that_cannot_be_written_exit_74_and_keep_the_stored_runs(tmp_path, capsys, monkeypatch):
+    import errno
+
+    from skanomaly.benchmarks import store
+
+    def no_space(src, dst):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(store.os, "replace", no_space)
+    argv = ["benchmark", "--detectors", "IsolationForest", "--datasets", "thyroid", "--seeds", "0",
+            "--output", str(tmp_path), "-q"]
+    assert main(argv) == 74
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1, err
+    assert f"Cannot write {tmp_path / 'results.csv'}: No space left on device." in err
+    assert f"`skanomaly report {tmp_path}`" in err
+    assert list(_stored(tmp_path)["status"]) == ["ok"]
+    assert not list(tmp_path.glob(".*.tmp"))  # no half-written export is left behind
+    monkeypatch.undo()
+    assert main(["report", str(tmp_path)]) == 0
+    assert len(read_results(tmp_path)) == 1

@@ -59,6 +59,7 @@ _LOCATIONS = {
     "read_results": "results",
     "RunStore": "store",
     "StoreError": "store",
+    "StoreWriteError": "store",
     "Study": "study",
     "StudyError": "study",
     "load_study": "study",
@@ -66,6 +67,7 @@ _LOCATIONS = {
     "markdown_table": "report",
     "summarize": "report",
     "write_report": "report",
+    "DatasetUnavailableError": "runner",
     "environment_info": "runner",
     "run_benchmark": "runner",
 }

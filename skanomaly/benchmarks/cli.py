@@ -13,9 +13,20 @@ Examples
     skanomaly datasets                   # what can be benchmarked, and where files are looked for
     skanomaly detectors                  # registered detectors
 
-The summary table is printed to stdout, progress to stderr. Exit status: 0 when every run finished or was
-skipped, 1 when a run failed, 2 on a usage or configuration error, 130 after Ctrl-C (the finished runs are
-stored; the same command resumes).
+The summary table is printed to stdout, progress to stderr: a progress bar on a terminal, one line per finished
+run otherwise (a log file, a pipe, a batch job's output). Errors are one line on stderr. Exit status:
+
+====  ==========================================================================================================
+0     every run finished, or was skipped because its detector's optional dependency is missing
+1     at least one run failed (its row holds the error; the other runs are stored)
+2     a usage or configuration error, found before any run (unknown names, bad parameters, an output folder
+      that cannot be used)
+66    a dataset cannot be loaded (its data file is missing, unreadable or damaged), found before any run; the
+      message names the file, where it was looked for and how to get it
+74    the run store or its exports cannot be written (a full disk, a file size limit, a failing disk); the runs
+      stored before are kept and the same command resumes once there is room
+130   interrupted by Ctrl-C; the finished runs are stored and the same command resumes
+====  ==========================================================================================================
 
 Building the parser imports neither torch nor scikit-learn, so ``--help`` and the listings answer at once.
 """
@@ -29,7 +40,20 @@ from pathlib import Path
 __all__ = ["main", "parse_set_options"]
 
 _DEFAULT_SEEDS = [0, 1, 2, 3, 4]
-_INTERRUPTED = 130
+
+# Exit statuses; 66 and 74 are EX_NOINPUT and EX_IOERR of sysexits.h.
+_OK, _RUN_FAILED, _USAGE_ERROR, _DATA_UNAVAILABLE, _WRITE_FAILED, _INTERRUPTED = 0, 1, 2, 66, 74, 130
+
+_EXIT_STATUS = """\
+exit status:
+  0    every run finished, or was skipped (its detector's optional dependency is missing)
+  1    at least one run failed (its row holds the error; the other runs are stored)
+  2    usage or configuration error, found before any run
+  66   a dataset cannot be loaded (data file missing, unreadable or damaged), found before any run
+  74   the run store or its exports cannot be written (full disk, file size limit, failing disk);
+       the runs stored before are kept and the same command resumes once there is room
+  130  interrupted (Ctrl-C); the finished runs are stored and the same command resumes
+"""
 
 
 def parse_set_options(items):
@@ -96,13 +120,15 @@ def _build_parser():
     parser = argparse.ArgumentParser(
         prog="skanomaly",
         description="Benchmarks of skanomaly's anomaly detectors (IsolationForest is always the reference).",
+        epilog=_EXIT_STATUS, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
     bench = sub.add_parser("benchmark", help="run detectors x datasets x seeds (x classes) under one protocol",
                            description="Run detectors x datasets x seeds (x classes) under one protocol, or a "
-                                       "study file, and print the markdown summary.")
+                                       "study file, and print the markdown summary.",
+                           epilog=_EXIT_STATUS, formatter_class=argparse.RawDescriptionHelpFormatter)
     bench.add_argument("--study", type=Path, default=None, metavar="FILE",
                        help="a study file (TOML): detectors, datasets, protocol, seeds and output folder")
     bench.add_argument("--detectors", nargs="+", default=None, metavar="NAME",
@@ -119,12 +145,14 @@ def _build_parser():
 
     report = sub.add_parser("report", help="rewrite results.csv and summary.md of an output folder from its store",
                             description="Regenerate the exports (results.csv, summary.md) of a benchmark output "
-                                        "folder from its run store, and print the summary.")
+                                        "folder from its run store, and print the summary.",
+                            epilog=_EXIT_STATUS, formatter_class=argparse.RawDescriptionHelpFormatter)
     report.add_argument("folder", type=Path, metavar="DIR", help="the benchmark's output folder")
 
     demo = sub.add_parser("demo", help="AutoEncoderDetector vs IsolationForest on the embedded Thyroid data",
                           description="The README's main job: AutoEncoderDetector and IsolationForest on the "
-                                      "embedded ODDS Thyroid data, novelty protocol, and the summary table.")
+                                      "embedded ODDS Thyroid data, novelty protocol, and the summary table.",
+                          epilog=_EXIT_STATUS, formatter_class=argparse.RawDescriptionHelpFormatter)
     demo.add_argument("--max-epochs", type=int, default=None, metavar="N",
                       help="training epochs of the autoencoder (default: its Thyroid preset)")
     _add_common(demo, seeds_default=_DEFAULT_SEEDS)
@@ -223,17 +251,18 @@ def main(argv=None):
     -------
     status : int
         0 when every run finished (or was skipped for a missing optional dependency), 1 when a run failed,
-        2 on a usage or configuration error, 130 when interrupted (Ctrl-C).
+        2 on a usage or configuration error, 66 when a dataset cannot be loaded, 74 when the run store or its
+        exports cannot be written, 130 when interrupted (Ctrl-C); see the module's table.
     """
     parser = _build_parser()
     args = parser.parse_args(argv)
     try:
         if args.command == "datasets":
             _print_datasets(args.data_home)
-            return 0
+            return _OK
         if args.command == "detectors":
             _print_detectors()
-            return 0
+            return _OK
         if args.command == "report":
             from .report import summarize, write_report
 
@@ -241,7 +270,7 @@ def main(argv=None):
             sys.stdout.write(summarize(rows))
             print(f"[skanomaly report] wrote {args.folder / 'results.csv'} ({len(rows)} rows) and "
                   f"{args.folder / 'summary.md'}", file=sys.stderr)
-            return 0
+            return _OK
         results = _benchmark(args, parser)
     except KeyboardInterrupt:
         if getattr(args, "quiet", False):  # otherwise the runner has said it, with how to resume
@@ -249,18 +278,32 @@ def main(argv=None):
                   file=sys.stderr)
         return _INTERRUPTED
     except ValueError as exc:
-        print(f"skanomaly {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+        status, message = _error_status(exc)
+        print(f"skanomaly {args.command}: error: {message}", file=sys.stderr)
+        return status
     except ImportError as exc:
         if getattr(args, "scheduler", None) is None and getattr(args, "study", None) is None:
             raise
         print(f"skanomaly {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+        return _USAGE_ERROR
     from .report import summarize
 
     sys.stdout.write(summarize(results))
     sys.stdout.flush()
-    return 1 if (results["status"] == "error").any() else 0
+    return _RUN_FAILED if (results["status"] == "error").any() else _OK
+
+
+def _error_status(exc):
+    """The exit status and the one-line message of a ``ValueError`` that ended a command."""
+    from ..exceptions import DatasetUnavailableError
+    from .store import StoreWriteError
+
+    message = " ".join(str(exc).split())
+    if isinstance(exc, DatasetUnavailableError):
+        return _DATA_UNAVAILABLE, f"{message} On the command line the data folder is --data-home DIR."
+    if isinstance(exc, StoreWriteError):
+        return _WRITE_FAILED, message
+    return _USAGE_ERROR, message
 
 
 if __name__ == "__main__":  # pragma: no cover

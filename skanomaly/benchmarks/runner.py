@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..exceptions import DatasetUnavailableError
 from .protocols import PROTOCOLS, ProtocolSpec, get_protocol
 from .registry import (
     REFERENCE_DETECTOR,
@@ -48,6 +49,7 @@ from .results import (
     read_results,
     run_key,
 )
+from .store import StoreWriteError
 
 __all__ = ["PROTOCOLS", "ProtocolSpec", "RESULT_COLUMNS", "KEY_COLUMNS", "run_benchmark", "environment_info",
            "merge_results", "read_results"]
@@ -224,6 +226,27 @@ class _Split:
 def _anomaly_ratio(bunch, spec):
     ratio = bunch.get("anomaly_ratio") if hasattr(bunch, "get") else getattr(bunch, "anomaly_ratio", None)
     return float(ratio) if ratio is not None else spec.anomaly_ratio
+
+
+def _load_datasets(dataset_specs, data_home):
+    """Load every dataset once before any run; a dataset that cannot be loaded stops the benchmark here.
+
+    Returns ``{name: bunch}`` holding the first dataset, which the planner uses first, so that it is not loaded
+    twice; the others are released again and loaded when their runs come (one dataset in memory at a time).
+    """
+    first = {}
+    for spec in dataset_specs:
+        try:
+            bunch = spec.load(data_home=data_home)
+        except Exception as exc:  # noqa: BLE001 - a missing or damaged file, a missing optional package
+            raise DatasetUnavailableError(
+                f"Dataset {spec.name!r} cannot be loaded, so no run was started: {type(exc).__name__}: "
+                f"{' '.join(str(exc).split())}"
+            ) from None
+        if not first:
+            first[spec.name] = bunch
+        del bunch
+    return first
 
 
 def _make_split(protocol, X, y, seed, cls, k):
@@ -576,8 +599,9 @@ class _Planner:
     """
 
     def __init__(self, specs, dataset_specs, protocol, seeds, classes, params, data_home, env, n_threads,
-                 unavailable, done_keys, verbose, on_planned):
+                 unavailable, done_keys, verbose, on_planned, loaded=None):
         self.specs, self.dataset_specs, self.protocol = specs, dataset_specs, protocol
+        self.loaded = dict(loaded or {})
         self.seeds, self.classes, self.params, self.data_home = seeds, classes, params, data_home
         self.env, self.n_threads, self.unavailable = env, n_threads, unavailable
         self.done_keys, self.verbose, self.on_planned = done_keys, verbose, on_planned
@@ -597,7 +621,9 @@ class _Planner:
         for ds in self.dataset_specs:
             base = {"dataset": ds.name, "protocol": proto.name, "scaler": ds.scaler or "", **self.env}
             try:
-                bunch = ds.load(data_home=self.data_home)
+                bunch = self.loaded.pop(ds.name, None)
+                if bunch is None:
+                    bunch = ds.load(data_home=self.data_home)
                 X = np.asarray(bunch.data)
                 y = np.asarray(bunch.target)
                 if X.ndim != 2:
@@ -953,6 +979,14 @@ def run_benchmark(detectors, datasets, *, protocol="novelty", seeds=(0, 1, 2, 3,
     ValueError
         On a configuration error (unknown names, invalid parameters, an output folder that cannot be used,
         a corrupt store), before any run.
+    DatasetUnavailableError
+        A :class:`ValueError` raised before any run when a dataset cannot be loaded (a data file missing,
+        unreadable or damaged; an optional package missing): every dataset is loaded once first. The message
+        is the loader's: the file, the folders looked in and how to get it.
+    StoreWriteError
+        When a finished run cannot be written to the run store (a full disk, a file size limit, a failing disk):
+        the benchmark stops, the runs stored before are kept, and calling again once there is room resumes.
+        The message says it on one line.
     KeyboardInterrupt
         After a Ctrl-C: the finished runs are stored and the exports written; calling again resumes.
 
@@ -994,6 +1028,7 @@ def run_benchmark(detectors, datasets, *, protocol="novelty", seeds=(0, 1, 2, 3,
     params = _check_params(params, specs)
 
     unavailable = _validate_detectors(specs, dataset_specs, params)
+    loaded = _load_datasets(dataset_specs, data_home)
     for det, message in unavailable.items():
         warnings.warn(f"Detector {det!r} is skipped: {message}", UserWarning, stacklevel=2)
 
@@ -1006,7 +1041,8 @@ def run_benchmark(detectors, datasets, *, protocol="novelty", seeds=(0, 1, 2, 3,
         done_keys = set() if (store is None or rerun) else store.ok_keys()
         collector = _Collector(store, verbose)
         planner = _Planner(specs, dataset_specs, proto, seeds, classes, params, data_home, environment_info(),
-                           torch_threads, unavailable, done_keys, verbose, collector.planned)
+                           torch_threads, unavailable, done_keys, verbose, collector.planned, loaded)
+        del loaded
         try:
             if scheduler is not None:
                 _execute_dask(planner, collector, scheduler, torch_threads, verbose)
@@ -1018,6 +1054,12 @@ def run_benchmark(detectors, datasets, *, protocol="novelty", seeds=(0, 1, 2, 3,
             collector.close()
             _finish(store, collector, verbose, interrupted=True)
             raise
+        except StoreWriteError as exc:
+            collector.close()
+            n_stored = collector.n_ok + collector.n_failed + collector.n_unavailable
+            runs = "run" if n_stored == 1 else "runs"
+            raise StoreWriteError(f"{exc} The {n_stored} {runs} this call stored before, and those stored earlier, "
+                                  "are kept: make room and run the same command again to resume.") from None
         collector.close()
         _finish(store, collector, verbose, interrupted=False)
         rows = [(index, position, row) for index, position, row in collector.rows]
@@ -1039,8 +1081,12 @@ def _finish(store, collector, verbose, interrupted):
     from .report import summarize
 
     if store is not None:
-        with _interrupts_deferred():
-            exported = store.export(summarize)
+        try:
+            with _interrupts_deferred():
+                exported = store.export(summarize)
+        except StoreWriteError as exc:
+            raise StoreWriteError(f"{exc} Every finished run is stored in {store.path}: make room and write the "
+                                  f"exports with `skanomaly report {store.folder}`.") from None
     if not verbose:
         return
     counts = (f"{collector.n_ok} ok, {collector.n_failed} failed"

@@ -5,10 +5,15 @@ finishes; several processes may write into one store at once (WAL journal, a bus
 ``INSERT OR REPLACE`` on the run key). ``results.csv`` and ``summary.md`` are exports of the store: the row
 stored last for each (detector, dataset, protocol, seed, class). A folder that has a ``results.csv`` but no
 store gets the CSV imported into a new store first, so that committed results count as finished runs.
+
+A write that fails (a full disk, a file size limit, an I/O error) rolls its own transaction back and raises
+:class:`StoreWriteError`: the runs stored before it stay readable, and the same benchmark resumes from them once
+the cause is gone.
 """
 
 from __future__ import annotations
 
+import errno
 import math
 import os
 import sqlite3
@@ -19,7 +24,7 @@ import pandas as pd
 
 from .results import RESULT_COLUMNS, ResultsFileError, current_rows, normalize_results, read_results, run_key
 
-__all__ = ["STORE_NAME", "RunStore", "StoreError"]
+__all__ = ["STORE_NAME", "RunStore", "StoreError", "StoreWriteError"]
 
 #: File name of the run store inside an output folder.
 STORE_NAME = "runs.sqlite"
@@ -29,6 +34,43 @@ _BUSY_TIMEOUT_S = 120.0
 
 class StoreError(ResultsFileError):
     """The run store cannot be opened, read or written; the message names the file."""
+
+
+class StoreWriteError(StoreError):
+    """The run store or one of its exports cannot be written: the disk is full, a file size limit is reached, or
+    the disk fails.
+
+    The message names the file and the cause on one line. The rows stored before the failure are kept; once the
+    cause is gone, the same benchmark resumes from them.
+    """
+
+
+# Result codes of SQLite (the primary code, without the extended bits) that mean the data could not be written.
+_SQLITE_WRITE_FAILURES = {10: "disk I/O error", 13: "database or disk is full"}  # SQLITE_IOERR, SQLITE_FULL
+_WRITE_FAILURE_ERRNOS = {getattr(errno, name) for name in ("ENOSPC", "EFBIG", "EDQUOT", "EIO")
+                         if hasattr(errno, name)}
+
+
+def _is_write_failure(exc):
+    """Whether the ``sqlite3.Error`` ``exc`` says the disk could not take the data (full, limit, I/O error)."""
+    code = getattr(exc, "sqlite_errorcode", None)  # Python >= 3.11
+    if code is not None:
+        return code & 0xFF in _SQLITE_WRITE_FAILURES
+    text = str(exc)
+    return any(message in text for message in _SQLITE_WRITE_FAILURES.values())
+
+
+def _rollback(conn):
+    """Roll back the open transaction, if any; a failing rollback never hides the error that led to it.
+
+    SQLite ends the transaction itself after a full disk or an I/O error, so there may be none left.
+    """
+    if not conn.in_transaction:
+        return
+    try:
+        conn.execute("ROLLBACK")
+    except sqlite3.Error:
+        pass
 
 
 def _quote(name):
@@ -61,6 +103,8 @@ class RunStore:
     ------
     StoreError
         When the folder cannot be created or written, or the store is not a readable database.
+    StoreWriteError
+        When a new store cannot be written (a full disk, a file size limit, an I/O error).
     ResultsFileError
         When the folder's ``results.csv`` must be imported and cannot be read.
     """
@@ -87,6 +131,9 @@ class RunStore:
             self._setup()
         except sqlite3.DatabaseError as exc:
             self._conn.close()
+            if _is_write_failure(exc):
+                raise StoreWriteError(f"Cannot write to the run store {self.path}: {exc} (a full disk, a file "
+                                      "size limit or a failing disk).") from None
             raise StoreError(f"The run store {self.path} is not a readable SQLite database ({exc}); move it "
                              "away to start a new store (results.csv is then imported).") from None
         except BaseException:
@@ -116,7 +163,7 @@ class RunStore:
                 conn.execute("INSERT INTO meta VALUES ('created', datetime('now'))")
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            _rollback(conn)
             raise
 
     def _insert(self, rows, run_id):
@@ -138,6 +185,9 @@ class RunStore:
 
             def __exit__(self, exc_type, exc, tb):
                 if exc_type is not None and issubclass(exc_type, sqlite3.Error):
+                    if _is_write_failure(exc):
+                        raise StoreWriteError(f"Cannot {what} the run store {store.path}: {exc} (a full disk, a "
+                                              "file size limit or a failing disk).") from None
                     raise StoreError(f"Cannot {what} the run store {store.path}: {exc}.") from None
                 return False
 
@@ -151,6 +201,12 @@ class RunStore:
         ----------
         rows : list of dict
             Result rows; the first one's run key identifies the run (its ``run_id``).
+
+        Raises
+        ------
+        StoreWriteError
+            When the rows cannot be written (a full disk, a file size limit, an I/O error). Nothing of the run
+            is stored; the rows stored before stay.
         """
         if not rows:
             return
@@ -160,7 +216,7 @@ class RunStore:
                 self._insert(rows, run_id=run_key(rows[0]))
                 conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                _rollback(conn)
                 raise
 
     def ok_keys(self):
@@ -225,7 +281,7 @@ class RunStore:
                     _write_atomic(self.summary_path, summarize(rows))
                 conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                _rollback(conn)
                 raise
         return rows
 
@@ -248,4 +304,5 @@ def _write_atomic(path, text):
         os.replace(tmp, path)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
-        raise StoreError(f"Cannot write {path}: {exc.strerror or exc}.") from None
+        error = StoreWriteError if exc.errno in _WRITE_FAILURE_ERRNOS else StoreError
+        raise error(f"Cannot write {path}: {exc.strerror or exc}.") from None
