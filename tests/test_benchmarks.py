@@ -1,7 +1,9 @@
 """Tests of the benchmark runner, its summary and its command line (embedded Thyroid and tiny generated data)."""
 
+import io
 import json
 import re
+import sys
 
 import numpy as np
 import pandas as pd
@@ -385,6 +387,12 @@ def test_configuration_errors_raise():
         run_benchmark(["MeanDistance"], ["thyroid"], classes=[0], verbose=0)
     with pytest.raises(ValueError, match="Unknown dataset"):
         run_benchmark(["MeanDistance"], ["nope"], verbose=0)
+    with pytest.raises(ValueError, match="Unknown dataset 'thyriod'. Did you mean 'thyroid'[?] Known datasets: "):
+        run_benchmark(["MeanDistance"], ["thyriod"], verbose=0)
+    with pytest.raises(ValueError, match="Unknown detector 'meandistance'. Did you mean 'MeanDistance'[?]"):
+        run_benchmark(["meandistance"], ["thyroid"], verbose=0)
+    with pytest.raises(ValueError, match=r"Did you mean 'MeanDistance\[shift=1\]'[?]"):
+        run_benchmark(["MeanDistanse[shift=1]"], ["thyroid"], verbose=0)
     with pytest.raises(ValueError, match="Unknown detector"):
         run_benchmark(["Nope"], ["thyroid"], verbose=0)
     with pytest.raises(ValueError, match="Unknown protocol"):
@@ -453,7 +461,12 @@ def test_cli_benchmark_and_errors(tmp_path, capsys):
 
     assert main(["benchmark", "--detectors", "Failing", "--datasets", "thyroid", "--seeds", "0", "-q"]) == 1
     assert main(["benchmark", "--detectors", "Nope", "--datasets", "thyroid", "-q"]) == 2
-    assert "Unknown detector" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "Unknown detector 'Nope'. Known detectors: " in err and "Did you mean" not in err
+    assert main(["benchmark", "--detectors", "IsolatonForest", "--datasets", "thyroid", "-q"]) == 2
+    assert "Unknown detector 'IsolatonForest'. Did you mean 'IsolationForest'?" in capsys.readouterr().err
+    assert main(["benchmark", "--detectors", "MeanDistance", "--datasets", "Thyriod", "-q"]) == 2
+    assert "Unknown dataset 'Thyriod'. Did you mean 'thyroid'?" in capsys.readouterr().err
     assert main(["benchmark", "--detectors", "MeanDistance", "--datasets", "thyroid", "--set", "oops"]) == 2
     with pytest.raises(SystemExit):
         main(["benchmark", "--datasets", "thyroid"])  # --detectors is required
@@ -464,8 +477,36 @@ def test_cli_listings(capsys):
     out = capsys.readouterr().out
     assert "| thyroid | tabular | novelty | minmax | 2.5 % | embedded |" in out
     assert "| kddcup99 | tabular | novelty | minmax | 20 % |" in out
+    assert "| multimodal_2d | tabular | novelty | none | 9.09 % | embedded |" in out
     assert main(["detectors"]) == 0
     assert "IsolationForest (reference)" in capsys.readouterr().out
+
+
+def test_top_k_is_printed_with_three_significant_digits():
+    rows = run_benchmark(["MeanDistance"], ["multimodal_2d"], seeds=[0], verbose=0)
+    assert "- Top-k: 9.09 % of the test set." in summarize(rows)
+    assert "9.0909" not in summarize(rows)
+
+
+def test_progress_bar_on_a_terminal_and_one_line_per_run_elsewhere(capsys, monkeypatch):
+    run_benchmark(["MeanDistance"], ["thyroid"], seeds=[0, 1], verbose=1)
+    err = capsys.readouterr().err
+    assert "\r" not in err
+    assert err.splitlines()[-1] == "[skanomaly benchmark] done: 4 ok, 0 failed, skipped 0 already stored."
+    runs = err.splitlines()[:-1]
+    assert len(runs) == 4 and all(re.match(r"\[skanomaly benchmark\] \w+ \| thyroid \| novelty \| seed [01]: "
+                                           r"roc_auc=", line) for line in runs), err
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    run_benchmark(["MeanDistance"], ["thyroid"], seeds=[0, 1], verbose=1)
+    shown = terminal.getvalue()
+    assert "\r" in shown and "4/4" in shown
+    assert shown.count("| thyroid | novelty | seed") == 4
 
 
 def test_cli_demo_one_seed(tmp_path, capsys):

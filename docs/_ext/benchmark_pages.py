@@ -206,7 +206,7 @@ def build_folder(folder, output=OUTPUT):
             metrics = ["roc_auc", "average_precision", "f1_at_k"]
         else:
             k = rows["k"].iloc[0]
-            lines += [f"F1 of the anomaly class when the top {k * 100:g} % of the test scores are flagged, AUROC and "
+            lines += [f"F1 of the anomaly class when the top {k * 100:.3g} % of the test scores are flagged, AUROC and "
                       "average precision; mean ± sd over seeds.", ""]
             metrics = ["f1_at_k", "roc_auc", "average_precision"]
         chosen = _headline_rows(folder, rows, dataset)

@@ -64,6 +64,7 @@ _LOCATIONS = {
     "StudyError": "study",
     "load_study": "study",
     "format_mean_sd": "report",
+    "format_percent": "report",
     "markdown_table": "report",
     "summarize": "report",
     "write_report": "report",

@@ -170,7 +170,7 @@ def _flatten(groups):
 def _print_datasets(data_home=None):
     from .protocols import PROTOCOLS
     from .registry import DATASETS
-    from .report import markdown_table
+    from .report import format_percent, markdown_table
 
     try:
         from ..datasets import get_data_home
@@ -181,7 +181,7 @@ def _print_datasets(data_home=None):
     rows = []
     for name, spec in DATASETS.items():
         protocols = ", ".join(p for p, proto in PROTOCOLS.items() if proto.data_kind == spec.kind)
-        top_k = f"{100 * spec.anomaly_ratio:g} %" if spec.anomaly_ratio is not None else "test anomaly ratio"
+        top_k = format_percent(spec.anomaly_ratio) if spec.anomaly_ratio is not None else "test anomaly ratio"
         source = f"file in {folder}" if spec.uses_data_home else "embedded"
         rows.append([name, spec.kind, protocols, spec.scaler or "none", top_k, source, spec.description])
     print(markdown_table(["Dataset", "Kind", "Protocols", "Scaler", "Top-k", "Source", "Description"], rows,

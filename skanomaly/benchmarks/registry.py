@@ -18,6 +18,7 @@ Adding a detector is one line::
 from __future__ import annotations
 
 import ast
+import difflib
 import importlib
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
@@ -206,7 +207,8 @@ def get_dataset_spec(name):
     """
     key = _normalize_dataset_name(name)
     if key not in DATASETS:
-        raise ValueError(f"Unknown dataset {name!r}. Known datasets: {', '.join(sorted(DATASETS))}.")
+        raise ValueError(f"Unknown dataset {name!r}.{_did_you_mean(key, DATASETS)} Known datasets: "
+                         f"{', '.join(sorted(DATASETS))}.")
     return DATASETS[key]
 
 
@@ -421,8 +423,34 @@ def get_detector_spec(name):
             return spec.build(dataset_name, seed, **{**params, **overrides})
 
         return DetectorSpec(name, factory, f"{spec.description} with {params}")
-    raise ValueError(f"Unknown detector {name!r}. Known detectors: {', '.join(DETECTORS)} (a variant is written "
-                     f"'Name[param=value, ...]').")
+    brackets = name.strip()[len(base):] if params else ""  # a misspelt variant keeps its parameters
+    raise ValueError(f"Unknown detector {name!r}.{_did_you_mean(base, DETECTORS, suffix=brackets)} Known "
+                     f"detectors: {', '.join(DETECTORS)} (a variant is written 'Name[param=value, ...]').")
+
+
+def _did_you_mean(name, known, *, suffix=""):
+    """``" Did you mean 'X'?"`` naming the known names closest to a misspelt ``name`` (at most three), else ``""``.
+
+    Parameters
+    ----------
+    name : str
+        The name that is not known.
+    known : iterable of str
+        The known names; case is ignored when comparing.
+    suffix : str, default=""
+        Text appended to each suggested name (a variant's ``"[param=value]"``).
+
+    Returns
+    -------
+    hint : str
+        A sentence with a leading space, to follow the one that names the unknown name; ``""`` when no known
+        name is close.
+    """
+    by_folded = {str(candidate).casefold(): str(candidate) for candidate in known}
+    matches = difflib.get_close_matches(str(name).strip().casefold(), list(by_folded), n=3, cutoff=0.6)
+    if not matches:
+        return ""
+    return f" Did you mean {' or '.join(repr(by_folded[match] + suffix) for match in matches)}?"
 
 
 def parse_value(raw):

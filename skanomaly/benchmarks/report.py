@@ -12,7 +12,7 @@ from .protocols import PROTOCOLS
 from .registry import DATASETS, REFERENCE_DETECTOR
 from .results import KEY_COLUMNS, METRIC_COLUMNS, normalize_results
 
-__all__ = ["format_mean_sd", "markdown_table", "summarize", "write_report"]
+__all__ = ["format_mean_sd", "format_percent", "markdown_table", "summarize", "write_report"]
 
 _HEADERS = {
     "roc_auc": "AUROC",
@@ -56,6 +56,20 @@ def markdown_table(header, rows, align=None):
              "|" + "|".join("---:" if a == "right" else ":---" for a in align) + "|"]
     lines += ["| " + " | ".join(cell(v) for v in r) + " |" for r in rows]
     return "\n".join(lines)
+
+
+def format_percent(fraction):
+    """A fraction as a percentage with three significant digits: ``0.025`` -> ``"2.5 %"``, ``1/11`` -> ``"9.09 %"``.
+
+    Parameters
+    ----------
+    fraction : float
+
+    Returns
+    -------
+    text : str
+    """
+    return f"{100 * float(fraction):.3g} %"
 
 
 def format_mean_sd(values, digits=3):
@@ -128,10 +142,10 @@ def _k_text(dataset, protocol, group):
         return "the anomaly ratio of each test set (precision = recall = F1 at k)"
     ks = group["k"].dropna().unique()
     if len(ks) == 1:
-        return f"{100 * ks[0]:g} % of the test set"
+        return f"{format_percent(ks[0])} of the test set"
     spec = DATASETS.get(dataset)
     if spec is not None and spec.anomaly_ratio is not None:
-        return f"{100 * spec.anomaly_ratio:g} % of the test set"
+        return f"{format_percent(spec.anomaly_ratio)} of the test set"
     return "see the k column of results.csv"
 
 

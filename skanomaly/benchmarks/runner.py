@@ -711,15 +711,26 @@ def _where(row):
     return where
 
 
+def _is_terminal(stream):
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):  # replaced by an object without isatty, or closed
+        return False
+
+
 class _Collector:
-    """Receives finished runs in this process: stores them, counts them, shows progress."""
+    """Receives finished runs in this process: stores them, counts them, shows progress.
+
+    Progress is a line per finished run on stderr, and a progress bar under those lines when stderr is a
+    terminal (the bar's carriage returns would clutter a log file or a pipe).
+    """
 
     def __init__(self, store, verbose):
         self.store, self.verbose = store, verbose
         self.rows = []  # (task index, position, row)
         self.n_ok = self.n_failed = self.n_skipped = self.n_unavailable = 0
         self.bar = None
-        if verbose >= 1:
+        if verbose >= 1 and _is_terminal(sys.stderr):
             from tqdm.auto import tqdm
 
             self.bar = tqdm(total=0, unit="run", desc="skanomaly benchmark", file=sys.stderr, mininterval=0.5,
@@ -953,8 +964,8 @@ def run_benchmark(detectors, datasets, *, protocol="novelty", seeds=(0, 1, 2, 3,
         ``{detector name: {param: value}}``, overriding the detector's defaults and dataset presets. Checked
         (unknown names, the estimators' parameter constraints) before any run.
     verbose : int, default=1
-        0 silent; 1 a progress bar over runs and one line per finished run on stderr; 2 also the epoch log
-        of every skanomaly detector (a line per epoch, on stderr).
+        0 silent; 1 one line per finished run on stderr, and a progress bar over runs when stderr is a
+        terminal; 2 also the epoch log of every skanomaly detector (a line per epoch, on stderr).
     torch_threads : int, default=1
         Torch intra-op (and BLAS/OpenMP) threads of every run, recorded in the ``torch_threads`` column and
         part of the run key. Scores are repeatable for a given thread count; another count changes the order
