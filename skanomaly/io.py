@@ -1,21 +1,30 @@
 """A safe, portable, versioned file format for fitted skanomaly detectors.
 
-:func:`save` writes one file: a zip archive holding exactly two members,
+:func:`save` writes one file: a zip archive holding exactly three members, stored uncompressed,
 
+- ``manifest.json``: the format name and version, and the size and SHA-256 of each of the two other members;
+  the SHA-256 of ``manifest.json`` itself is the archive's comment;
 - ``model.json``: the format name and version, the versions of skanomaly, torch, scikit-learn, NumPy and
   Python that wrote it, the estimator's class and constructor parameters, and its fitted attributes that are
   not tensors (``offset_``, ``n_features_in_``, ``feature_names_in_``, ``image_shape_``, score statistics, the
   ``history_`` table, ...), each tagged with its type;
 - ``weights.safetensors``: every tensor (network weights and buffers, numeric arrays and table columns) in the
-  `safetensors <https://huggingface.co/docs/safetensors>`_ format, whose SHA-256 is recorded in ``model.json``.
+  `safetensors <https://huggingface.co/docs/safetensors>`_ format.
 
 :func:`load` executes nothing it reads: no pickle, no ``torch.load``, no ``eval``, no import by a name found in
-the file. Classes come from a fixed list of skanomaly estimators; the networks are rebuilt from the
-constructor parameters and fitted shapes by the detector's ``_build_networks`` (which builds them as ``fit`` does),
-first on torch's ``meta`` device (no memory, no random numbers), then their state is checked key by key and
-shape by shape against the file before any value is copied. Any entry that is unknown, missing, of the wrong
-type or shape, a member added to the archive, or a checksum that does not match raises
-:class:`ModelFormatError` naming the entry.
+the file. It reads the archive's structure itself and refuses anything :func:`save` never writes (compressed or
+encrypted members, other or repeated member names, data before, between or after the members, sizes that
+disagree or exceed fixed bounds) before reading a member, and reads no more bytes than a member declares. Every
+member is checked against its digest before any is interpreted. Classes come from a fixed list of skanomaly
+estimators; the networks are rebuilt from the constructor parameters and fitted shapes by the detector's
+``_build_networks`` (which builds them as ``fit`` does), first on torch's ``meta`` device (no memory, no random
+numbers), then their state is checked key by key and shape by shape against the file before any value is copied.
+Any entry that is unknown, missing, of the wrong type or shape, a member added to the archive, or a digest that
+does not match raises :class:`ModelFormatError` naming the entry.
+
+The digests detect damage and the edit of a member that does not also update them; they are no signature:
+whoever can write the file can recompute them. Pass ``sha256=`` to :func:`load` to check the whole file against a
+digest received over a trusted channel.
 
 A model saved on a GPU loads on a CPU-only machine (``device=None`` picks the saved device when this machine
 has it, else the CPU); ``device_`` then names the device the networks are on now.
@@ -31,8 +40,12 @@ import json
 import math
 import os
 import platform
+import re
+import struct
 import tempfile
+import warnings
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -42,18 +55,38 @@ from sklearn.utils import Bunch
 
 __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "ModelFormatError", "load", "save"]
 
-#: Name recorded in every file (``model.json["format"]``).
+#: Name recorded in every file (``manifest.json["format"]`` and ``model.json["format"]``).
 FORMAT_NAME = "skanomaly-model"
-#: Version of the layout of ``model.json``; :func:`load` reads this version and refuses newer ones.
-FORMAT_VERSION = 1
+#: Version of the file layout written by :func:`save`; :func:`load` reads this version and version 1 (whose
+#: digest covers the weights only) and refuses newer ones.
+FORMAT_VERSION = 2
 
+MANIFEST_MEMBER = "manifest.json"
 MODEL_MEMBER = "model.json"
 WEIGHTS_MEMBER = "weights.safetensors"
-_MEMBERS = (MODEL_MEMBER, WEIGHTS_MEMBER)
+# The members of a file of each format version, in the order save writes them.
+_LAYOUTS = {1: (MODEL_MEMBER, WEIGHTS_MEMBER), 2: (MANIFEST_MEMBER, MODEL_MEMBER, WEIGHTS_MEMBER)}
+# The largest size of each member: save refuses to write a larger one, load to read it.
+_MAX_MEMBER_BYTES = {MANIFEST_MEMBER: 64 * 2**10, MODEL_MEMBER: 16 * 2**20, WEIGHTS_MEMBER: 64 * 2**30}
+_MAX_SAFETENSORS_HEADER_BYTES = 16 * 2**20
+# An archive that declares more members, or a larger central directory, is refused from its end record alone.
+_MAX_ENTRIES = 16
+_MAX_CENTRAL_DIRECTORY_BYTES = 16 * 2**10
+# The archive comment of a format-2 file: this prefix, then the SHA-256 of manifest.json in lowercase hex.
+_COMMENT_PREFIX = b"skanomaly-model manifest.json sha256:"
 
-# Refuse to read members whose declared size is beyond this (a zip bomb, or not a model file).
-_MAX_JSON_BYTES = 64 * 2**20
-_MAX_WEIGHTS_BYTES = 64 * 2**30
+# The ZIP records load reads (PKWARE APPNOTE 4.3): local file header, central directory header, end of
+# central directory record, and the zip64 end record and its locator.
+_LOCAL_HEADER = struct.Struct("<4s5H3I2H")
+_CENTRAL_HEADER = struct.Struct("<4s6H3I5H2I")
+_END_RECORD = struct.Struct("<4s4H2IH")
+_ZIP64_LOCATOR = struct.Struct("<4sIQI")
+_ZIP64_END_RECORD = struct.Struct("<4sQ2H2I4Q")
+_UTF8_NAMES_FLAG = 0x800
+
+# The safetensors dtypes of the tensors save writes, with their sizes in bytes.
+_SAFETENSORS_ITEMSIZE = {"BOOL": 1, "U8": 1, "I8": 1, "I16": 2, "I32": 4, "I64": 8, "F16": 2, "BF16": 2, "F32": 4,
+                         "F64": 8}
 
 # NumPy dtypes stored as tensors; other numeric arrays go to the JSON as lists.
 _TENSOR_DTYPES = {np.dtype(name) for name in (
@@ -302,7 +335,8 @@ def save(estimator, path):
     sklearn.exceptions.NotFittedError
         If the estimator is not fitted.
     ModelFormatError
-        If the estimator, or a parameter or fitted attribute of it, is of a type the format cannot hold.
+        If the estimator, or a parameter or fitted attribute of it, is of a type the format cannot hold, or its
+        description (``model.json``) would exceed 16 MiB or its tensors 64 GiB.
 
     Examples
     --------
@@ -327,11 +361,22 @@ def save(estimator, path):
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
         "versions": _versions(),
-        "weights": {"member": WEIGHTS_MEMBER, "sha256": hashlib.sha256(weights).hexdigest(),
-                    "stored_as_float32": sorted(writer.narrowed)},
+        "weights": {"member": WEIGHTS_MEMBER, "stored_as_float32": sorted(writer.narrowed)},
         "estimator": tree,
     }
-    text = json.dumps(document, indent=1, allow_nan=False, sort_keys=False)
+    text = json.dumps(document, indent=1, allow_nan=False, sort_keys=False).encode("utf-8")
+    contents = {MODEL_MEMBER: text, WEIGHTS_MEMBER: weights}
+    for name, data in contents.items():
+        if len(data) > _MAX_MEMBER_BYTES[name]:
+            raise ModelFormatError(f"{name} would take {len(data)} bytes, more than the {_MAX_MEMBER_BYTES[name]} "
+                                   f"bytes that load reads; the estimator is too large for the safe format.")
+    manifest = {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "members": [{"name": name, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+                    for name, data in contents.items()],
+    }
+    manifest_bytes = json.dumps(manifest, indent=1).encode("utf-8")
     path = Path(path)
     tmp = None
     try:
@@ -339,8 +384,10 @@ def save(estimator, path):
                                          delete=False) as fh:
             tmp = fh.name
             with zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_STORED) as archive:
-                archive.writestr(MODEL_MEMBER, text)
-                archive.writestr(WEIGHTS_MEMBER, weights)
+                archive.comment = _COMMENT_PREFIX + hashlib.sha256(manifest_bytes).hexdigest().encode("ascii")
+                archive.writestr(MANIFEST_MEMBER, manifest_bytes)
+                for name, data in contents.items():
+                    archive.writestr(name, data)
         os.replace(tmp, path)
         tmp = None
     finally:
@@ -349,43 +396,392 @@ def save(estimator, path):
 
 
 # --------------------------------------------------------------------------------------------- loading
+class _Entry:
+    """One member as the central directory declares it."""
+
+    __slots__ = ("name", "raw_name", "flags", "method", "crc", "size", "stored_size", "offset", "comment_length",
+                 "disk")
+
+    def __init__(self, **values):
+        for key, value in values.items():
+            setattr(self, key, value)
+
+
+class _Archive:
+    """The members of a model file, read from the exact zip layout :func:`save` writes.
+
+    Nothing is decompressed, and no read is larger than the file or a member's declared size: every structure
+    is checked against the file's size and the bounds of the format before the bytes it declares are read.
+    """
+
+    def __init__(self, path, file, size):
+        self.path = path
+        self.file = file
+        self.size = size
+
+    def error(self, message):
+        return ModelFormatError(f"{self.path}: {message}")
+
+    def not_a_model(self, reason):
+        return ModelFormatError(f"{self.path} is not a skanomaly model file ({reason}).")
+
+    def read_at(self, offset, length):
+        self.file.seek(offset)
+        data = self.file.read(length)
+        if len(data) != length:
+            raise self.not_a_model(f"{length} bytes expected at byte {offset}, the file ends before")
+        return data
+
+    def read(self):
+        """``(version, {name: bytes}, comment)``: the layout's format version, the members and the archive comment."""
+        end, comment, cd_offset, cd_size, count = self.end_record()
+        if count > _MAX_ENTRIES:
+            raise self.error(f"the archive declares {count} members; a skanomaly model file holds "
+                             f"{len(_LAYOUTS[FORMAT_VERSION])} (format version 1: {len(_LAYOUTS[1])}). It was not "
+                             "read further.")
+        if cd_size > _MAX_CENTRAL_DIRECTORY_BYTES or cd_offset + cd_size != end:
+            raise self.not_a_model(f"its central directory of {cd_size} bytes at byte {cd_offset} does not end where "
+                                   f"its end record starts (byte {end})")
+        entries = self.central_directory(cd_offset, cd_size, count)
+        names = [entry.name for entry in entries]
+        version = next((v for v, layout in _LAYOUTS.items() if tuple(names) == layout), None)
+        if version is None:
+            raise self.layout_error(names, entries, comment, cd_offset)
+        position = 0
+        spans = []
+        for entry in entries:  # every header is checked before any member is read
+            start = self.local_header(entry, position, cd_offset)
+            spans.append((entry, start))
+            position = start + entry.size
+        if position != cd_offset:
+            raise self.error(f"{cd_offset - position} bytes lie between the last member and the central directory, "
+                             "where save writes none: the file was altered. It was not read further.")
+        return version, {entry.name: self.member(entry, start) for entry, start in spans}, comment
+
+    def end_record(self):
+        """``(start, comment, central directory offset, central directory size, member count)``."""
+        if self.size < _END_RECORD.size:
+            raise self.not_a_model(f"{self.size} bytes, too few for a zip archive")
+        tail_start = max(0, self.size - _END_RECORD.size - 0xFFFF)
+        tail = self.read_at(tail_start, self.size - tail_start)
+        position = len(tail) - _END_RECORD.size
+        while position >= 0:
+            position = tail.rfind(b"PK\x05\x06", 0, position + 4)
+            if position < 0:
+                break
+            record = _END_RECORD.unpack_from(tail, position)
+            if position + _END_RECORD.size + record[7] == len(tail):
+                break
+            position -= 1
+        if position < 0:
+            raise self.not_a_model("no zip end record: not a zip archive, or a truncated one")
+        _, disk, cd_disk, count_here, count, cd_size, cd_offset, _ = record
+        start = tail_start + position
+        comment = tail[position + _END_RECORD.size:]
+        if disk != 0 or cd_disk != 0 or count_here != count:
+            raise self.not_a_model("a zip archive split over several disks")
+        locator_start = start - _ZIP64_LOCATOR.size
+        if locator_start >= 0:
+            locator = _ZIP64_LOCATOR.unpack(self.read_at(locator_start, _ZIP64_LOCATOR.size))
+            if locator[0] == b"PK\x06\x07":
+                record_start = locator_start - _ZIP64_END_RECORD.size
+                if locator[1] != 0 or locator[3] != 1 or locator[2] != record_start or record_start < 0:
+                    raise self.not_a_model("its zip64 end record is not where its locator points")
+                record64 = _ZIP64_END_RECORD.unpack(self.read_at(record_start, _ZIP64_END_RECORD.size))
+                signature, length, _, _, disk, cd_disk, count_here, count64, cd_size64, cd_offset64 = record64
+                if signature != b"PK\x06\x06" or length != _ZIP64_END_RECORD.size - 12 or disk != 0 or cd_disk != 0 \
+                        or count_here != count64:
+                    raise self.not_a_model("its zip64 end record is damaged or split over several disks")
+                for short, wide, sentinel in ((count, count64, 0xFFFF), (cd_size, cd_size64, 0xFFFFFFFF),
+                                              (cd_offset, cd_offset64, 0xFFFFFFFF)):
+                    if short not in (wide, sentinel):
+                        raise self.not_a_model("its end record and its zip64 end record disagree")
+                return record_start, comment, cd_offset64, cd_size64, count64
+        return start, comment, cd_offset, cd_size, count
+
+    def central_directory(self, start, size, count):
+        data = self.read_at(start, size)
+        entries = []
+        position = 0
+        for _ in range(count):
+            if position + _CENTRAL_HEADER.size > size:
+                raise self.not_a_model("its central directory is shorter than the members it declares")
+            (signature, _, _, flags, method, _, _, crc, stored_size, member_size, name_length, extra_length,
+             comment_length, disk, _, _, offset) = _CENTRAL_HEADER.unpack_from(data, position)
+            if signature != b"PK\x01\x02":
+                raise self.not_a_model(f"a damaged central directory entry at byte {start + position}")
+            position += _CENTRAL_HEADER.size
+            raw_name = data[position:position + name_length]
+            extra = data[position + name_length:position + name_length + extra_length]
+            position += name_length + extra_length + comment_length
+            if position > size:
+                raise self.not_a_model("its central directory is shorter than the members it declares")
+            name = raw_name.decode("utf-8" if flags & _UTF8_NAMES_FLAG else "cp437", errors="replace")
+            member_size, stored_size, offset = self.zip64_values(extra, (member_size, stored_size, offset), name)
+            entries.append(_Entry(name=name, raw_name=raw_name, flags=flags, method=method, crc=crc,
+                                  size=member_size, stored_size=stored_size, offset=offset,
+                                  comment_length=comment_length, disk=disk))
+        if position != size:
+            raise self.not_a_model(f"its central directory holds {size - position} bytes after its last entry")
+        return entries
+
+    def zip64_values(self, extra, values, name):
+        """The 32-bit fields ``values`` with each 0xFFFFFFFF replaced by its value in the zip64 extra field."""
+        wide = None
+        position = 0
+        while position < len(extra):
+            if position + 4 > len(extra):
+                raise self.error(f"member {name!r} has a damaged extra field.")
+            tag, length = struct.unpack_from("<HH", extra, position)
+            if tag != 0x0001 or wide is not None or position + 4 + length > len(extra):
+                raise self.error(f"member {name!r} has an extra field (id 0x{tag:04x}) that save never writes: the "
+                                 "file was altered. It was not read further.")
+            wide = extra[position + 4:position + 4 + length]
+            position += 4 + length
+        needed = [i for i, value in enumerate(values) if value == 0xFFFFFFFF]
+        if wide is None:
+            return values
+        if len(wide) != 8 * len(needed):
+            raise self.error(f"member {name!r} has a zip64 extra field of {len(wide)} bytes for {len(needed)} "
+                             "64-bit values: the file was altered or damaged.")
+        values = list(values)
+        for k, i in enumerate(needed):
+            values[i] = struct.unpack_from("<Q", wide, 8 * k)[0]
+        return tuple(values)
+
+    def layout_error(self, names, entries, comment, cd_offset):
+        """The error for an archive whose members are not those of a format version this skanomaly reads."""
+        if names and names[0] == MANIFEST_MEMBER:
+            # A file of a newer format version may hold other members: its manifest says which version it is.
+            try:
+                start = self.local_header(entries[0], 0, cd_offset)
+                manifest = _manifest_document(self.path, self.member(entries[0], start), comment)
+            except ModelFormatError:
+                manifest = None
+            if manifest is not None:
+                _check_format(self.path, manifest, MANIFEST_MEMBER)
+        known = set().union(*_LAYOUTS.values())
+        expected = _LAYOUTS[FORMAT_VERSION] if MANIFEST_MEMBER in names else _LAYOUTS[1]
+        unexpected = sorted({name for name in names if name not in known})
+        if unexpected:
+            return ModelFormatError(
+                f"{self.path} holds unexpected member(s) {unexpected}: a skanomaly model file holds exactly "
+                f"{list(_LAYOUTS[FORMAT_VERSION])} (format version 1: {list(_LAYOUTS[1])}). The file was altered; "
+                "it was not read further and nothing in it was run."
+            )
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            return ModelFormatError(f"{self.path} holds the member(s) {repeated} more than once: the file was "
+                                    "altered. It was not read further.")
+        missing = [name for name in expected if name not in names]
+        if missing:
+            return ModelFormatError(f"{self.path} lacks the member(s) {missing}; it is not a complete skanomaly "
+                                    "model file.")
+        return ModelFormatError(f"{self.path} holds its members in the order {names}, not {list(expected)} as save "
+                                "writes them: the file was altered. It was not read further.")
+
+    def local_header(self, entry, position, limit):
+        """Check ``entry`` and its local header at ``position``; return where its data starts."""
+        name = entry.name
+        if entry.flags & ~_UTF8_NAMES_FLAG:
+            raise self.error(f"member {name} has flags 0x{entry.flags:04x} (encryption or a data descriptor), "
+                             "which save never writes: the file was altered. It was not read further.")
+        if entry.method != zipfile.ZIP_STORED:
+            raise self.error(f"member {name} is compressed (method {entry.method}); save stores every member "
+                             "uncompressed, so the file was altered or not written by skanomaly.io.save. It was "
+                             "refused without being decompressed.")
+        if entry.stored_size != entry.size:
+            raise self.error(f"member {name} declares {entry.stored_size} stored bytes for {entry.size} bytes of "
+                             "content; an uncompressed member has one size. It was not read.")
+        if entry.size > _MAX_MEMBER_BYTES[name]:
+            raise self.error(f"member {name} declares {entry.size} bytes, more than the {_MAX_MEMBER_BYTES[name]} "
+                             f"bytes that a model file's {name} may hold. It was not read.")
+        if entry.comment_length or entry.disk:
+            raise self.error(f"member {name} has a comment or lies on another disk, which save never writes.")
+        if entry.offset != position:
+            raise self.error(f"member {name} starts at byte {entry.offset}, not at byte {position} where save "
+                             "writes it: the archive holds data before, between or over its members. It was not "
+                             "read further.")
+        if position + _LOCAL_HEADER.size > limit:
+            raise self.error(f"member {name} lies past the start of the central directory.")
+        (signature, _, flags, method, _, _, crc, stored_size, member_size, name_length,
+         extra_length) = _LOCAL_HEADER.unpack(self.read_at(position, _LOCAL_HEADER.size))
+        start = position + _LOCAL_HEADER.size + name_length + extra_length
+        if signature != b"PK\x03\x04" or start > limit:
+            raise self.error(f"the local header of member {name} is damaged.")
+        tail = self.read_at(position + _LOCAL_HEADER.size, name_length + extra_length)
+        member_size, stored_size = self.zip64_values(tail[name_length:], (member_size, stored_size), name)
+        if tail[:name_length] != entry.raw_name:
+            raise self.error(f"the local header of member {name} names {tail[:name_length]!r}: the file was "
+                             "altered. It was not read further.")
+        if (flags, method, crc) != (entry.flags, entry.method, entry.crc):
+            raise self.error(f"the local header of member {name} disagrees with the central directory on its flags, "
+                             "compression or CRC-32: the file was altered. It was not read further.")
+        if (member_size, stored_size) != (entry.size, entry.stored_size):
+            raise self.error(f"the local header of member {name} declares {member_size} bytes, the central "
+                             f"directory {entry.size}: the sizes disagree, so the file was altered. It was not read "
+                             "further.")
+        if start + entry.size > limit:
+            raise self.error(f"member {name} declares {entry.size} bytes, which run past the start of the central "
+                             "directory: the file was altered or truncated. It was not read.")
+        return start
+
+    def member(self, entry, start):
+        data = self.read_at(start, entry.size)
+        if zlib.crc32(data) != entry.crc:
+            raise self.error(f"member {entry.name} is damaged (its CRC-32 does not match).")
+        return data
+
+
 def _read_archive(path):
-    """``(model.json text, weights bytes)`` of a model file; every check names the file."""
+    """``(version, {name: bytes}, comment)`` of a model file; every check names the file."""
     try:
-        archive = zipfile.ZipFile(path)
+        file = open(path, "rb")
     except FileNotFoundError:
         raise
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
-        raise ModelFormatError(f"{path} is not a skanomaly model file (not a readable zip archive: {exc}).") from exc
-    with archive:
-        infos = archive.infolist()
-        names = [info.filename for info in infos]
-        unexpected = sorted(set(names) - set(_MEMBERS))
-        if unexpected:
-            raise ModelFormatError(
-                f"{path} holds unexpected member(s) {unexpected}: a skanomaly model file holds exactly "
-                f"{list(_MEMBERS)}. The file was altered; it was not read further and nothing in it was run."
-            )
-        if len(names) != len(set(names)):
-            raise ModelFormatError(f"{path} holds a member twice: the file was altered.")
-        missing = [name for name in _MEMBERS if name not in names]
-        if missing:
-            raise ModelFormatError(f"{path} lacks the member(s) {missing}; it is not a complete skanomaly model file.")
-        limits = {MODEL_MEMBER: _MAX_JSON_BYTES, WEIGHTS_MEMBER: _MAX_WEIGHTS_BYTES}
-        contents = {}
-        for info in infos:
-            if info.file_size > limits[info.filename]:
-                raise ModelFormatError(f"{path}: member {info.filename} declares {info.file_size} bytes, more than "
-                                       "a model file holds.")
-            try:
-                contents[info.filename] = archive.read(info)
-            except (zipfile.BadZipFile, OSError, ValueError, EOFError, RuntimeError, NotImplementedError) as exc:
-                raise ModelFormatError(f"{path}: member {info.filename} is damaged ({exc}).") from exc
+    except OSError as exc:
+        raise ModelFormatError(f"{path} cannot be read ({exc}).") from exc
+    with file:
+        try:
+            return _Archive(path, file, os.fstat(file.fileno()).st_size).read()
+        except OSError as exc:
+            raise ModelFormatError(f"{path} cannot be read ({exc}).") from exc
+
+
+def _parse_json(path, data, member):
     try:
-        text = contents[MODEL_MEMBER].decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ModelFormatError(f"{path}: {MODEL_MEMBER} is not UTF-8 text ({exc}).") from exc
-    return text, contents[WEIGHTS_MEMBER]
+        return json.loads(data.decode("utf-8"), object_pairs_hook=_no_duplicate_keys, parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as exc:
+        raise ModelFormatError(f"{path}: {member} is not valid JSON ({exc}).") from exc
+
+
+def _manifest_document(path, data, comment):
+    """``manifest.json`` as a dict, once its SHA-256 matches the archive comment; its entries are not checked."""
+    match = re.fullmatch(re.escape(_COMMENT_PREFIX) + rb"([0-9a-f]{64})", comment)
+    if match is None:
+        raise ModelFormatError(f"{path}: the archive comment is not the SHA-256 of {MANIFEST_MEMBER} that save writes "
+                               "there: the file was altered or damaged. It was not read further.")
+    if hashlib.sha256(data).hexdigest() != match.group(1).decode("ascii"):
+        raise ModelFormatError(f"{path}: {MANIFEST_MEMBER} does not match the SHA-256 in the archive comment: it was "
+                               "altered or damaged. It was not read further.")
+    document = _parse_json(path, data, MANIFEST_MEMBER)
+    if not isinstance(document, dict):
+        raise ModelFormatError(f"{path}: {MANIFEST_MEMBER} is not a JSON object.")
+    return document
+
+
+def _check_format(path, document, member):
+    """The format version of ``document`` (a member's JSON object); refuses other formats and newer versions."""
+    if "format" not in document or "format_version" not in document:
+        raise ModelFormatError(f"{path}: {member} lacks its 'format' or 'format_version' entry.")
+    if document["format"] != FORMAT_NAME:
+        raise ModelFormatError(f"{path}: {member}: format {document['format']!r} is not {FORMAT_NAME!r}.")
+    version = document["format_version"]
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise ModelFormatError(f"{path}: {member}: invalid format_version {version!r}.")
+    if version > FORMAT_VERSION:
+        versions = document.get("versions")
+        written_by = versions.get("skanomaly") if isinstance(versions, dict) else None
+        written_by = f" (written by skanomaly {written_by})" if isinstance(written_by, str) else ""
+        raise ModelFormatError(
+            f"{path} uses format version {version}{written_by}; this skanomaly reads versions up to "
+            f"{FORMAT_VERSION}. Upgrade skanomaly to load it."
+        )
+    return version
+
+
+def _check_digests(path, members, comment):
+    """Check a format-2 file's manifest against the archive comment and every member against the manifest."""
+    manifest = _manifest_document(path, members[MANIFEST_MEMBER], comment)
+    version = _check_format(path, manifest, MANIFEST_MEMBER)
+    _expect_keys(manifest, f"{path}: {MANIFEST_MEMBER}", ("format", "format_version", "members"))
+    if _LAYOUTS.get(version) != tuple(members):
+        raise ModelFormatError(f"{path}: {MANIFEST_MEMBER} says format version {version}, whose files hold "
+                               f"{list(_LAYOUTS.get(version, ()))}; this file holds {list(members)}.")
+    listed = manifest["members"]
+    others = [name for name in members if name != MANIFEST_MEMBER]
+    if not isinstance(listed, list) or len(listed) != len(others):
+        raise ModelFormatError(f"{path}: {MANIFEST_MEMBER} must list the members {others}.")
+    for name, item in zip(others, listed):
+        _expect_keys(item, f"{path}: {MANIFEST_MEMBER} entry of {name}", ("name", "size", "sha256"))
+        if item["name"] != name:
+            raise ModelFormatError(f"{path}: {MANIFEST_MEMBER} lists {item['name']!r} where {name!r} is expected.")
+        if item["size"] != len(members[name]) or item["sha256"] != hashlib.sha256(members[name]).hexdigest():
+            raise ModelFormatError(
+                f"{path}: {name} does not match the size and SHA-256 recorded in {MANIFEST_MEMBER}: the member was "
+                "altered or damaged. It was not read further."
+            )
+    return version
+
+
+def _check_safetensors(path, weights):
+    """Check the header of a safetensors buffer before safetensors reads it.
+
+    Its length must fit in the member, and its entries must describe tensors of the dtypes save writes that
+    tile the data section exactly, so that no size computed from the file exceeds the file.
+    """
+    where = f"{path}: {WEIGHTS_MEMBER} is not a valid safetensors file"
+    if len(weights) < 8:
+        raise ModelFormatError(f"{where}: it holds {len(weights)} bytes, fewer than the 8 of its header length.")
+    length = int.from_bytes(weights[:8], "little")
+    if length > len(weights) - 8 or length > _MAX_SAFETENSORS_HEADER_BYTES:
+        raise ModelFormatError(f"{where}: it declares a header of {length} bytes, but {len(weights) - 8} bytes "
+                               f"follow and a header may take at most {_MAX_SAFETENSORS_HEADER_BYTES}.")
+    header = _parse_json(path, weights[8:8 + length], f"the header of {WEIGHTS_MEMBER}")
+    if not isinstance(header, dict):
+        raise ModelFormatError(f"{where}: its header is not a JSON object.")
+    data_size = len(weights) - 8 - length
+    spans = []
+    for name, entry in header.items():
+        if name == "__metadata__":
+            if not isinstance(entry, dict) or not all(isinstance(v, str) for v in entry.values()):
+                raise ModelFormatError(f"{where}: its metadata must map strings to strings.")
+            continue
+        if not isinstance(entry, dict) or set(entry) != {"dtype", "shape", "data_offsets"}:
+            raise ModelFormatError(f"{where}: tensor {name!r} needs exactly a dtype, a shape and data_offsets.")
+        dtype, shape, offsets = entry["dtype"], entry["shape"], entry["data_offsets"]
+        if not isinstance(dtype, str) or dtype not in _SAFETENSORS_ITEMSIZE:
+            raise ModelFormatError(f"{where}: tensor {name!r} has dtype {dtype!r}, which save never writes.")
+        if not isinstance(shape, list) or not all(_is_count(s) for s in shape):
+            raise ModelFormatError(f"{where}: tensor {name!r} has an invalid shape {shape!r}.")
+        if (not isinstance(offsets, list) or len(offsets) != 2 or not all(_is_count(o) for o in offsets)
+                or not offsets[0] <= offsets[1] <= data_size):
+            raise ModelFormatError(f"{where}: tensor {name!r} has data offsets {offsets!r} outside the "
+                                   f"{data_size} bytes of data.")
+        if offsets[1] - offsets[0] != math.prod(shape) * _SAFETENSORS_ITEMSIZE[dtype]:
+            raise ModelFormatError(f"{where}: tensor {name!r} of shape {shape} and dtype {dtype} does not take the "
+                                   f"{offsets[1] - offsets[0]} bytes its offsets give.")
+        spans.append((offsets[0], offsets[1], name))
+    position = 0
+    for begin, end, name in sorted(spans):
+        if begin != position:
+            raise ModelFormatError(f"{where}: tensor {name!r} starts at byte {begin} of the data, not {position}: "
+                                   "the tensors overlap or leave gaps.")
+        position = end
+    if position != data_size:
+        raise ModelFormatError(f"{where}: its tensors take {position} of its {data_size} bytes of data.")
+
+
+def _is_count(value):
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _check_file_digest(path, expected):
+    """Refuse the file unless its SHA-256 is ``expected`` (hex), before anything in it is read."""
+    if not isinstance(expected, str) or re.fullmatch("[0-9a-fA-F]{64}", expected) is None:
+        raise ValueError(f"sha256 must be the 64 hexadecimal digits of a SHA-256 digest, got {expected!r}.")
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as file:
+            for block in iter(lambda: file.read(2**20), b""):
+                digest.update(block)
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise ModelFormatError(f"{path} cannot be read ({exc}).") from exc
+    if digest.hexdigest() != expected.lower():
+        raise ModelFormatError(f"{path}: its SHA-256 is {digest.hexdigest()}, not the expected {expected.lower()}: it "
+                               "is not the file that digest was given for. It was not read further.")
 
 
 def _no_duplicate_keys(pairs):
@@ -705,7 +1101,7 @@ class _Reader:
         return pd.DataFrame(dict(zip(columns, arrays)), index=index, columns=columns)
 
 
-def load(path, *, device=None):
+def load(path, *, device=None, sha256=None):
     """Load an estimator saved by :func:`save`, running no code from the file.
 
     Parameters
@@ -715,6 +1111,11 @@ def load(path, *, device=None):
     device : str, torch.device or None, default=None
         Where to put the networks. ``None``: the device the model was saved from when this machine has it
         (a CUDA model stays on CUDA), otherwise the CPU. ``device_`` names the device used.
+    sha256 : str or None, default=None
+        The SHA-256 of the whole file (64 hexadecimal digits, as ``sha256sum`` prints it), received over a channel
+        you trust. When given, a file with another digest is refused before anything in it is read. The
+        digests inside the file detect damage, not deliberate edits: this is the check that ties a file from
+        elsewhere to the one its author meant.
 
     Returns
     -------
@@ -726,40 +1127,47 @@ def load(path, *, device=None):
     FileNotFoundError
         If the file does not exist.
     ModelFormatError
-        If the file is not a skanomaly model file, was written by a newer format version, or anything in it is
-        unknown, missing, inconsistent or damaged (the message names the entry). Nothing from such a file is
-        executed.
+        If the file is not a skanomaly model file, was written by a newer format version, does not match
+        ``sha256``, or anything in it is unknown, missing, inconsistent or damaged (the message names the
+        entry). Nothing from such a file is executed.
+    ValueError
+        If ``sha256`` is not 64 hexadecimal digits.
+
+    Warns
+    -----
+    UserWarning
+        When the file is of format version 1, whose digest covers the weights only; :func:`save` it again to
+        write the current version.
     """
     from safetensors import SafetensorError
     from safetensors.torch import load as load_tensors
 
     path = Path(path)
-    text, weights = _read_archive(path)
-    try:
-        document = json.loads(text, object_pairs_hook=_no_duplicate_keys, parse_constant=_reject_constant)
-    except (ValueError, RecursionError) as exc:
-        raise ModelFormatError(f"{path}: {MODEL_MEMBER} is not valid JSON ({exc}).") from exc
+    if sha256 is not None:
+        _check_file_digest(path, sha256)
+    layout, members, comment = _read_archive(path)
+    if layout >= 2:
+        _check_digests(path, members, comment)
+    elif comment:
+        raise ModelFormatError(f"{path}: the archive has a comment, which a format-version-1 file never has: the file "
+                               "was altered. It was not read further.")
+    weights = members[WEIGHTS_MEMBER]
+    document = _parse_json(path, members[MODEL_MEMBER], MODEL_MEMBER)
+    if not isinstance(document, dict):
+        raise ModelFormatError(f"{path}: {MODEL_MEMBER} is not a JSON object.")
+    version = _check_format(path, document, MODEL_MEMBER)
     _expect_keys(document, f"{path}: {MODEL_MEMBER}", ("format", "format_version", "versions", "weights",
                                                        "estimator"))
-    if document["format"] != FORMAT_NAME:
-        raise ModelFormatError(f"{path}: format {document['format']!r} is not {FORMAT_NAME!r}.")
-    version = document["format_version"]
-    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise ModelFormatError(f"{path}: invalid format_version {version!r}.")
-    if version > FORMAT_VERSION:
-        written_by = (document["versions"] or {}).get("skanomaly", "?") if isinstance(document["versions"], dict) \
-            else "?"
-        raise ModelFormatError(
-            f"{path} uses format version {version} (written by skanomaly {written_by}); this skanomaly reads "
-            f"versions up to {FORMAT_VERSION}. Upgrade skanomaly to load it."
-        )
+    if version != layout:
+        raise ModelFormatError(f"{path}: {MODEL_MEMBER} says format version {version}, but the archive holds the "
+                               f"members of version {layout} ({list(_LAYOUTS[layout])}).")
     if not isinstance(document["versions"], dict):
         raise ModelFormatError(f"{path}: 'versions' must be an object.")
-    _expect_keys(document["weights"], f"{path}: weights", ("member", "sha256", "stored_as_float32"))
+    weights_keys = ("member", "sha256", "stored_as_float32") if version == 1 else ("member", "stored_as_float32")
+    _expect_keys(document["weights"], f"{path}: weights", weights_keys)
     if document["weights"]["member"] != WEIGHTS_MEMBER:
         raise ModelFormatError(f"{path}: weights member must be {WEIGHTS_MEMBER!r}.")
-    digest = hashlib.sha256(weights).hexdigest()
-    if digest != document["weights"]["sha256"]:
+    if version == 1 and hashlib.sha256(weights).hexdigest() != document["weights"]["sha256"]:
         raise ModelFormatError(
             f"{path}: {WEIGHTS_MEMBER} does not match the SHA-256 recorded in {MODEL_MEMBER}: the weights were "
             "altered or damaged."
@@ -767,10 +1175,12 @@ def load(path, *, device=None):
     narrowed = document["weights"]["stored_as_float32"]
     if not isinstance(narrowed, list) or not all(isinstance(k, str) for k in narrowed):
         raise ModelFormatError(f"{path}: weights.stored_as_float32 must be a list of names.")
+    _check_safetensors(path, weights)
     try:
         tensors = load_tensors(weights)
     except (SafetensorError, ValueError, RuntimeError, TypeError) as exc:
         raise ModelFormatError(f"{path}: {WEIGHTS_MEMBER} is not a valid safetensors file ({exc}).") from exc
+    del members, weights
     target = _resolve_load_device(device, document["estimator"])
     reader = _Reader(path, tensors, set(narrowed), target)
     try:
@@ -780,6 +1190,14 @@ def load(path, *, device=None):
     unused = sorted(set(tensors) - reader.used)
     if unused:
         raise ModelFormatError(f"{path}: {WEIGHTS_MEMBER} holds tensors no entry uses: {unused[:10]}.")
+    if version == 1:
+        warnings.warn(
+            f"{path} is a format-version-1 file: its digest covers {WEIGHTS_MEMBER} only, so an edit of "
+            f"{MODEL_MEMBER} would go undetected. Save the model again with skanomaly.io.save to write format "
+            f"version {FORMAT_VERSION}, whose digests cover every member.",
+            UserWarning,
+            stacklevel=2,
+        )
     return estimator
 
 

@@ -3,10 +3,12 @@
 import hashlib
 import json
 import pickle
+import struct
 import subprocess
 import sys
 import warnings
 import zipfile
+import zlib
 
 import joblib
 import numpy as np
@@ -172,7 +174,7 @@ def test_file_records_format_and_versions(autoencoder_file):
 
     model, path = autoencoder_file
     with zipfile.ZipFile(path) as archive:
-        assert sorted(archive.namelist()) == ["model.json", "weights.safetensors"]
+        assert archive.namelist() == ["manifest.json", "model.json", "weights.safetensors"]
         document = json.loads(archive.read("model.json"))
     assert document["format"] == io.FORMAT_NAME and document["format_version"] == io.FORMAT_VERSION
     assert document["versions"]["skanomaly"] == skanomaly.__version__
@@ -295,10 +297,32 @@ def _members(path):
         return {name: archive.read(name) for name in archive.namelist()}
 
 
-def _write(path, members):
+def _comment(path):
+    with zipfile.ZipFile(path) as archive:
+        return archive.comment
+
+
+def _write(path, members, comment=b""):
+    """Zip ``members`` (stored, as save does) with ``comment``; the digests in them are left as they are."""
     with zipfile.ZipFile(path, "w") as archive:
+        archive.comment = comment
         for name, data in members.items():
             archive.writestr(name, data)
+
+
+def _write_rehashed(path, members):
+    """Write ``members`` with a manifest and an archive comment computed from them by the rules that
+    docs/persistence.md gives: what anyone who can edit a file can do, without skanomaly's code."""
+    contents = {name: data.encode() if isinstance(data, str) else data
+                for name, data in members.items() if name != "manifest.json"}
+    manifest = json.dumps({
+        "format": "skanomaly-model",
+        "format_version": 2,
+        "members": [{"name": name, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+                    for name, data in contents.items()],
+    }).encode()
+    comment = b"skanomaly-model manifest.json sha256:" + hashlib.sha256(manifest).hexdigest().encode()
+    _write(path, {"manifest.json": manifest, **contents}, comment)
 
 
 def _with_json(members, edit):
@@ -307,10 +331,8 @@ def _with_json(members, edit):
     return {**members, "model.json": json.dumps(document)}
 
 
-def _resign(members):
-    """Record the SHA-256 of the (edited) weights, as a deliberate editor of the file would."""
-    digest = hashlib.sha256(members["weights.safetensors"]).hexdigest()
-    return _with_json(members, lambda d: d["weights"].__setitem__("sha256", digest))
+def _file_sha256(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 @pytest.fixture
@@ -326,13 +348,16 @@ def test_pickle_payload_added_to_the_archive_is_refused_and_not_run(saved):
     _write(bad, {**members, "data.pkl": pickle.dumps(_Payload(marker))})
     with pytest.raises(io.ModelFormatError, match=r"unexpected member\(s\) \['data.pkl'\].*nothing in it was run"):
         io.load(bad)
-    # the payload in place of the weights, its checksum recorded
-    _write(bad, _resign({**members, "weights.safetensors": pickle.dumps(_Payload(marker))}))
+    # the payload in place of the weights, the digests recomputed
+    _write_rehashed(bad, {**members, "weights.safetensors": pickle.dumps(_Payload(marker))})
     with pytest.raises(io.ModelFormatError, match="not a valid safetensors file"):
         io.load(bad)
-    # the payload in place of the JSON
-    _write(bad, {**members, "model.json": pickle.dumps(_Payload(marker))})
-    with pytest.raises(io.ModelFormatError, match="model.json"):
+    # the payload in place of the JSON, with and without recomputed digests
+    _write(bad, {**members, "model.json": pickle.dumps(_Payload(marker))}, _comment(path))
+    with pytest.raises(io.ModelFormatError, match="model.json does not match the size and SHA-256"):
+        io.load(bad)
+    _write_rehashed(bad, {**members, "model.json": pickle.dumps(_Payload(marker))})
+    with pytest.raises(io.ModelFormatError, match="model.json is not valid JSON"):
         io.load(bad)
     # a whole pickle file given to load
     bad.write_bytes(pickle.dumps(_Payload(marker)))
@@ -348,11 +373,11 @@ def test_tampered_weights_are_refused(saved):
     path, tmp_path = saved
     members = _members(path)
     bad = tmp_path / "bad.skan"
-    # one byte changed, checksum not updated
+    # one byte changed, digests not updated
     weights = bytearray(members["weights.safetensors"])
     weights[-3] ^= 0x10
-    _write(bad, {**members, "weights.safetensors": bytes(weights)})
-    with pytest.raises(io.ModelFormatError, match="does not match the SHA-256"):
+    _write(bad, {**members, "weights.safetensors": bytes(weights)}, _comment(path))
+    with pytest.raises(io.ModelFormatError, match="weights.safetensors does not match the size and SHA-256"):
         io.load(bad)
 
     tensors = load_tensors(members["weights.safetensors"])
@@ -365,7 +390,7 @@ def test_tampered_weights_are_refused(saved):
     ]:
         edited = dict(tensors)
         edit(edited)
-        _write(bad, _resign({**members, "weights.safetensors": save_tensors(edited)}))
+        _write_rehashed(bad, {**members, "weights.safetensors": save_tensors(edited)})
         with pytest.raises(io.ModelFormatError, match=message):
             io.load(bad)
 
@@ -407,7 +432,7 @@ def _attributes(document):
 def test_tampered_json_is_refused_with_a_clear_error(saved, edit, message):
     path, tmp_path = saved
     bad = tmp_path / "bad.skan"
-    _write(bad, _with_json(_members(path), edit))
+    _write_rehashed(bad, _with_json(_members(path), edit))
     with pytest.raises(io.ModelFormatError, match=message) as info:
         io.load(bad)
     assert str(bad) in str(info.value)
@@ -418,7 +443,7 @@ def test_duplicate_json_keys_and_damaged_members_are_refused(saved):
     members = _members(path)
     bad = tmp_path / "bad.skan"
     text = members["model.json"].decode()
-    _write(bad, {**members, "model.json": text.replace('"format": ', '"format": "x", "format": ', 1)})
+    _write_rehashed(bad, {**members, "model.json": text.replace('"format": ', '"format": "x", "format": ', 1)})
     with pytest.raises(io.ModelFormatError, match="appears twice"):
         io.load(bad)
     # a byte of the stored JSON flipped in the archive itself: the zip checksum catches it
@@ -433,6 +458,356 @@ def test_duplicate_json_keys_and_damaged_members_are_refused(saved):
         io.load(bad)
     with pytest.raises(FileNotFoundError):
         io.load(tmp_path / "missing.skan")
+
+
+# ------------------------------------------------------------------------------ digests of every member
+def test_save_writes_a_manifest_of_every_member_and_its_digest_as_the_comment(saved):
+    path, _ = saved
+    members = _members(path)
+    assert list(members) == ["manifest.json", "model.json", "weights.safetensors"]
+    with zipfile.ZipFile(path) as archive:
+        assert all(info.compress_type == zipfile.ZIP_STORED for info in archive.infolist())
+    manifest = json.loads(members["manifest.json"])
+    assert manifest["format"] == "skanomaly-model" and manifest["format_version"] == io.FORMAT_VERSION == 2
+    assert manifest["members"] == [{"name": name, "size": len(members[name]),
+                                    "sha256": hashlib.sha256(members[name]).hexdigest()}
+                                   for name in ("model.json", "weights.safetensors")]
+    assert _comment(path) == (b"skanomaly-model manifest.json sha256:"
+                              + hashlib.sha256(members["manifest.json"]).hexdigest().encode())
+
+
+def _edit_one_member(members, comment, member):
+    """The members and comment of a file with ``member`` alone edited (a change that still parses)."""
+    members = dict(members)
+    if member == "manifest.json":  # the same entries, written without indentation
+        members[member] = json.dumps(json.loads(members[member])).encode()
+    elif member == "model.json":
+        members = _with_json(members, lambda d: _params(d).__setitem__("activation", "tanh"))
+    elif member == "weights.safetensors":
+        weights = bytearray(members[member])
+        weights[-3] ^= 0x10
+        members[member] = bytes(weights)
+    else:  # the comment: the digest of another manifest
+        comment = comment[:-1] + (b"0" if comment[-1:] != b"0" else b"1")
+    return members, comment
+
+
+@pytest.mark.parametrize("member, message", [
+    ("manifest.json", "manifest.json does not match the SHA-256 in the archive comment"),
+    ("model.json", "model.json does not match the size and SHA-256 recorded in manifest.json"),
+    ("weights.safetensors", "weights.safetensors does not match the size and SHA-256 recorded in manifest.json"),
+    ("comment", "manifest.json does not match the SHA-256 in the archive comment"),
+])
+def test_an_edit_of_any_one_member_alone_is_detected(saved, member, message):
+    path, tmp_path = saved
+    bad = tmp_path / "bad.skan"
+    # the archive rewritten by zipfile: every member's CRC-32 is right again, only the digests can tell
+    _write(bad, *_edit_one_member(_members(path), _comment(path), member))
+    with pytest.raises(io.ModelFormatError, match=message) as info:
+        io.load(bad)
+    assert str(bad) in str(info.value)
+
+
+def test_model_json_edited_and_rezipped_is_detected(saved):
+    path, tmp_path = saved
+    bad = tmp_path / "bad.skan"
+    edited = _with_json(_members(path), lambda d: _params(d).__setitem__("activation", "tanh"))
+    _write(bad, edited)  # re-zipped as zip tools do, without the archive comment
+    with pytest.raises(io.ModelFormatError, match="archive comment is not the SHA-256 of manifest.json"):
+        io.load(bad)
+    _write(bad, edited, _comment(path))  # the comment kept
+    with pytest.raises(io.ModelFormatError, match="model.json does not match"):
+        io.load(bad)
+
+
+def test_an_edit_with_recomputed_digests_is_not_detected_but_the_file_digest_is(autoencoder_file, tmp_path):
+    """The limit that docs/persistence.md states: the digests are no signature. Anyone who can edit the file
+    can recompute them, and the file then loads and scores as edited; only a digest of the file received
+    over another channel (``sha256=``) tells."""
+    model, path = autoencoder_file
+    X = _data("rows", n=37, seed=1)
+    bad = tmp_path / "bad.skan"
+    _write_rehashed(bad, _with_json(_members(path), lambda d: _params(d).__setitem__("activation", "tanh")))
+    edited = io.load(bad)
+    assert edited.activation == "tanh"
+    assert not np.array_equal(edited.score_samples(X), model.score_samples(X))
+
+    digest = _file_sha256(path)
+    with pytest.raises(io.ModelFormatError, match=f"not the expected {digest}.*not read further"):
+        io.load(bad, sha256=digest)
+    np.testing.assert_array_equal(io.load(path, sha256=digest.upper()).score_samples(X), model.score_samples(X))
+    for wrong in ("", "abc", digest + "0", 42):
+        with pytest.raises(ValueError, match="64 hexadecimal digits"):
+            io.load(path, sha256=wrong)
+
+
+def _as_format_version_1(members):
+    """The members of the same model as format version 1 wrote them: no manifest, no archive comment, and the
+    SHA-256 of the weights in model.json."""
+    document = json.loads(members["model.json"])
+    document["format_version"] = 1
+    document["weights"] = {"member": "weights.safetensors",
+                           "sha256": hashlib.sha256(members["weights.safetensors"]).hexdigest(),
+                           "stored_as_float32": document["weights"]["stored_as_float32"]}
+    return {"model.json": json.dumps(document, indent=1), "weights.safetensors": members["weights.safetensors"]}
+
+
+def test_format_version_1_files_load_with_a_warning_that_their_json_is_not_covered(autoencoder_file, tmp_path):
+    model, path = autoencoder_file
+    X = _data("rows", n=37, seed=1)
+    old = tmp_path / "old.skan"
+    members = _as_format_version_1(_members(path))
+    _write(old, members)
+    with pytest.warns(UserWarning, match="format-version-1 file: its digest covers weights.safetensors only.*"
+                                         "Save the model again"):
+        loaded = io.load(old)
+    np.testing.assert_array_equal(loaded.score_samples(X), model.score_samples(X))
+    io.save(loaded, tmp_path / "new.skan")  # saving it again writes the current version
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        np.testing.assert_array_equal(io.load(tmp_path / "new.skan").score_samples(X), model.score_samples(X))
+
+    # what the warning says: an edit of its model.json alone goes undetected
+    _write(old, _with_json(members, lambda d: _params(d).__setitem__("activation", "tanh")))
+    with pytest.warns(UserWarning, match="format-version-1"):
+        assert io.load(old).activation == "tanh"
+    # its weights are still checked, and what version 1 never wrote is refused
+    weights = bytearray(members["weights.safetensors"])
+    weights[-3] ^= 0x10
+    _write(old, {**members, "weights.safetensors": bytes(weights)})
+    with pytest.raises(io.ModelFormatError, match="does not match the SHA-256 recorded in model.json"):
+        io.load(old)
+    _write(old, members, b"a comment")
+    with pytest.raises(io.ModelFormatError, match="comment, which a format-version-1 file never has"):
+        io.load(old)
+    # a version-1 model.json in the archive of version 2, and the reverse
+    _write_rehashed(old, {"manifest.json": b"", **members})
+    with pytest.raises(io.ModelFormatError, match="says format version 1, but the archive holds the members of "
+                                                  "version 2"):
+        io.load(old)
+    _write(old, {name: data for name, data in _members(path).items() if name != "manifest.json"})
+    with pytest.raises(io.ModelFormatError, match="says format version 2, but the archive holds the members of "
+                                                  "version 1"):
+        io.load(old)
+
+
+def test_a_file_of_a_newer_format_version_asks_for_an_upgrade(saved):
+    path, tmp_path = saved
+    members = _members(path)
+    manifest = json.dumps({"format": "skanomaly-model", "format_version": 3, "members": []}).encode()
+    comment = b"skanomaly-model manifest.json sha256:" + hashlib.sha256(manifest).hexdigest().encode()
+    newer = tmp_path / "newer.skan"
+    _write(newer, {**members, "manifest.json": manifest, "calibration.json": b"{}"}, comment)
+    with pytest.raises(io.ModelFormatError, match="format version 3; this skanomaly reads versions up to 2. "
+                                                  "Upgrade skanomaly"):
+        io.load(newer)
+    # the same members without a valid manifest digest: refused as altered, not as newer
+    _write(newer, {**members, "manifest.json": manifest, "calibration.json": b"{}"})
+    with pytest.raises(io.ModelFormatError, match=r"unexpected member\(s\) \['calibration.json'\]"):
+        io.load(newer)
+
+
+def test_zip64_archives_that_zipfile_writes_for_large_models_load(autoencoder_file, tmp_path, monkeypatch):
+    """Members and offsets past 2 GiB make zipfile write zip64 records; a lower threshold writes them here."""
+    model, _ = autoencoder_file
+    path = tmp_path / "m.skan"
+    with monkeypatch.context() as patch:
+        patch.setattr(zipfile, "ZIP64_LIMIT", 64)
+        io.save(model, path)
+    raw = path.read_bytes()
+    assert b"PK\x06\x06" in raw and b"PK\x06\x07" in raw  # the zip64 end record and its locator
+    X = _data("rows", n=37, seed=1)
+    np.testing.assert_array_equal(io.load(path).score_samples(X), model.score_samples(X))
+
+
+# ----------------------------------------------------------------------- archives save never writes
+def _raw_zip(entries, comment=b"", *, before=b"", between=b"", after=b"", count=None):
+    """A zip archive laid out by hand, so that its headers can say what zipfile never writes.
+
+    Each entry has a ``name`` and the ``data`` stored, and may override what the headers declare: ``method``,
+    ``flags``, ``crc``, ``size`` (the content size in both headers), ``local_size`` (in the local header only),
+    ``stored_size``, ``offset`` (of the local header, in the central directory) and ``extra``.
+    """
+    out = bytearray(before)
+    central = bytearray()
+    for index, entry in enumerate(entries):
+        if index:
+            out += between
+        name, data, extra = entry["name"].encode(), entry["data"], entry.get("extra", b"")
+        flags, method, crc = entry.get("flags", 0), entry.get("method", 0), entry.get("crc", zlib.crc32(data))
+        size, stored = entry.get("size", len(data)), entry.get("stored_size", len(data))
+        offset = entry.get("offset", len(out))
+        out += struct.pack("<4s5H3I2H", b"PK\x03\x04", 20, flags, method, 0, 0x21, crc, stored,
+                           entry.get("local_size", size), len(name), len(extra)) + name + extra + data
+        central += struct.pack("<4s6H3I5H2I", b"PK\x01\x02", 20, 20, flags, method, 0, 0x21, crc, stored, size,
+                               len(name), len(extra), 0, 0, 0, 0o600 << 16, offset) + name + extra
+    out += after
+    count = len(entries) if count is None else count
+    return bytes(out + central + struct.pack("<4s4H2IH", b"PK\x05\x06", 0, 0, count, count, len(central), len(out),
+                                             len(comment)) + comment)
+
+
+def _entries(path):
+    return [{"name": name, "data": data} for name, data in _members(path).items()]
+
+
+def _crafted(entries):
+    """name -> (entries, keyword arguments of _raw_zip, expected message): one departure from save's layout each."""
+    def changed(index, **changes):
+        return [{**entry, **changes} if i == index else entry for i, entry in enumerate(entries)]
+
+    manifest, model, weights = entries
+    deflate = zlib.compressobj(9, zlib.DEFLATED, -15)
+    deflated = deflate.compress(weights["data"]) + deflate.flush()
+    size = len(model["data"])
+    return {
+        "compressed": (changed(2, data=deflated, method=8, stored_size=len(deflated), crc=zlib.crc32(weights["data"])),
+                       {}, r"weights.safetensors is compressed \(method 8\).*without being decompressed"),
+        "encrypted": (changed(1, flags=0x1), {}, "model.json has flags 0x0001"),
+        "data descriptor": (changed(1, flags=0x8), {}, "model.json has flags 0x0008"),
+        "local size larger": (changed(1, local_size=size + 10**6), {},
+                              f"model.json declares {size + 10**6} bytes, the central directory {size}"),
+        "stored size differs": (changed(1, stored_size=size + 1), {}, f"declares {size + 1} stored bytes for {size}"),
+        "member too large": (changed(1, size=2**30, stored_size=2**30), {},
+                             "model.json declares 1073741824 bytes, more than the 16777216"),
+        "member past its end": (changed(2, size=len(weights["data"]) + 7, stored_size=len(weights["data"]) + 7),
+                                {}, "run past the start of the central directory"),
+        "too many members": (entries, {"count": 65535}, "declares 65535 members.*not read further"),
+        "repeated member": ([manifest, model, model, weights], {}, r"\['model.json'\] more than once"),
+        "missing member": ([manifest, weights], {}, r"lacks the member\(s\) \['model.json'\]"),
+        "other order": ([manifest, weights, model], {}, "holds its members in the order"),
+        "overlapping members": (changed(2, offset=0), {}, "weights.safetensors starts at byte 0, not at byte"),
+        "data before": (entries, {"before": b"MZ" * 8}, "manifest.json starts at byte 16, not at byte 0"),
+        "data between": (entries, {"between": b"hidden"}, "model.json starts at byte"),
+        "data after": (entries, {"after": b"hidden"}, "6 bytes lie between the last member and the central"),
+        "extra field": (changed(1, extra=struct.pack("<HHB4s", 0x5455, 5, 1, b"\0" * 4)), {},
+                        r"model.json' has an extra field \(id 0x5455\)"),
+    }
+
+
+def test_raw_zip_of_the_members_of_a_saved_file_loads(saved):
+    """The hand-made archives below differ from a valid file in one point each."""
+    path, tmp_path = saved
+    copy = tmp_path / "copy.skan"
+    copy.write_bytes(_raw_zip(_entries(path), _comment(path)))
+    assert io.load(copy).offset_ == io.load(path).offset_
+
+
+@pytest.mark.parametrize("case", list(_crafted([{"name": "", "data": b""}] * 3)))
+def test_what_save_never_writes_is_refused_before_it_is_read(saved, case):
+    import time
+
+    path, tmp_path = saved
+    entries, options, message = _crafted(_entries(path))[case]
+    bad = tmp_path / "bad.skan"
+    bad.write_bytes(_raw_zip(entries, _comment(path), **options))
+    start = time.perf_counter()
+    with pytest.raises(io.ModelFormatError, match=message) as info:
+        io.load(bad)
+    assert time.perf_counter() - start < 1.0
+    assert str(bad) in str(info.value)
+
+
+@pytest.mark.parametrize("header_length", [2**40, 2**64 - 1])
+def test_a_safetensors_header_longer_than_its_member_is_refused_before_it_is_allocated(saved, header_length):
+    path, tmp_path = saved
+    members = _members(path)
+    bad = tmp_path / "bad.skan"
+    weights = header_length.to_bytes(8, "little") + members["weights.safetensors"][8:]
+    _write_rehashed(bad, {**members, "weights.safetensors": weights})
+    with pytest.raises(io.ModelFormatError, match=f"not a valid safetensors file: it declares a header of "
+                                                  f"{header_length} bytes, but {len(weights) - 8} bytes follow"):
+        io.load(bad)
+
+
+def test_safetensors_headers_that_do_not_tile_their_data_are_refused(saved):
+    path, tmp_path = saved
+    members = _members(path)
+    weights = members["weights.safetensors"]
+    length = int.from_bytes(weights[:8], "little")
+    header = json.loads(weights[8:8 + length])
+    name = next(key for key in header if key != "__metadata__")
+    bad = tmp_path / "bad.skan"
+    begin, end = header[name]["data_offsets"]
+    for entry, message in [
+        ({**header[name], "shape": [2**62, 2**62]}, "does not take the"),
+        ({**header[name], "data_offsets": [begin, 2**70]}, "outside the"),
+        ({**header[name], "dtype": "F8_E4M3"}, "dtype 'F8_E4M3', which save never writes"),
+        ({**header[name], "extra": 1}, "needs exactly a dtype"),
+    ]:
+        text = json.dumps({**header, name: entry}).encode()
+        _write_rehashed(bad, {**members, "weights.safetensors": len(text).to_bytes(8, "little") + text
+                              + weights[8 + length:]})
+        with pytest.raises(io.ModelFormatError, match=message):
+            io.load(bad)
+
+
+_MEMORY_CHILD = """
+import resource, sys, time
+from skanomaly import io
+
+io.load(sys.argv[1])  # a valid file first: what loading imports is in memory before the measurements
+scale = 1 if sys.platform == "darwin" else 1024  # ru_maxrss is in bytes on macOS, in KiB on Linux
+for path in sys.argv[2:]:
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    start = time.perf_counter()
+    try:
+        io.load(path)
+        outcome = "loaded"
+    except io.ModelFormatError as exc:
+        outcome = str(exc)
+    seconds = time.perf_counter() - start
+    growth = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) * scale
+    print(f"{growth}\\t{seconds}\\t{outcome}")
+"""
+
+
+def _deflate_bomb(mib):
+    """Raw deflate data of ``mib`` MiB of zeros, about a thousandth of that in size, and its CRC-32."""
+    chunk = bytes(2**20)
+    deflate = zlib.compressobj(9, zlib.DEFLATED, -15)
+    block = deflate.compress(chunk) + deflate.flush(zlib.Z_FULL_FLUSH)  # the same bytes for every MiB
+    crc = 0
+    for _ in range(mib):
+        crc = zlib.crc32(chunk, crc)
+    return block * mib + deflate.flush(), crc
+
+
+def test_crafted_files_are_refused_in_little_memory_and_time(saved):
+    """Files of 256 KiB that inflate to 256 MiB (in the layouts of format versions 2 and 1), a safetensors
+    header claiming 1 TiB and an archive claiming 50,000 members: each refusal takes a few MiB at most and well
+    under a second."""
+    pytest.importorskip("resource")
+    path, tmp_path = saved
+    entries = _entries(path)
+    mib = 256
+    bomb, crc = _deflate_bomb(mib)
+    inflater, inflated, rest = zlib.decompressobj(-15), 0, bomb
+    while rest:  # it is a real bomb: it inflates to 256 MiB
+        inflated += len(inflater.decompress(rest, 2**24))
+        rest = inflater.unconsumed_tail
+    assert inflated == mib * 2**20 and len(bomb) < inflated / 1000
+    files = {"deflate bomb": tmp_path / "bomb.skan", "format-1 deflate bomb": tmp_path / "bomb1.skan",
+             "header bomb": tmp_path / "header.skan", "member-count bomb": tmp_path / "count.skan"}
+    inflating = {**entries[2], "data": bomb, "method": 8, "crc": crc, "size": mib * 2**20}
+    files["deflate bomb"].write_bytes(_raw_zip([*entries[:2], inflating], _comment(path)))
+    files["format-1 deflate bomb"].write_bytes(_raw_zip([entries[1], inflating]))
+    members = _members(path)
+    _write_rehashed(files["header bomb"], {**members, "weights.safetensors": (2**40).to_bytes(8, "little")
+                                           + members["weights.safetensors"][8:]})
+    files["member-count bomb"].write_bytes(_raw_zip([{"name": f"m{i}", "data": b""} for i in range(50_000)]))
+
+    result = subprocess.run([sys.executable, "-c", _MEMORY_CHILD, str(path), *map(str, files.values())],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == len(files)
+    for (name, file), line in zip(files.items(), lines):
+        growth, seconds, outcome = line.split("\t", 2)
+        assert outcome.startswith(str(file)), (name, outcome)
+        assert int(growth) < 16 * 2**20, (name, int(growth))  # the deflate bomb alone would take 256 MiB
+        assert float(seconds) < 1.0, (name, seconds)
+        print(f"{name}: peak RSS growth {int(growth) / 2**20:.1f} MiB, {float(seconds) * 1000:.1f} ms: {outcome}")
 
 
 # ---------------------------------------------------------------------------------------- saving
@@ -478,7 +853,7 @@ def test_members_shared_between_attributes_are_stored_once(tmp_path):
     assert loaded.named_estimators_.ae is loaded.estimators_[0]
     # a reference to an estimator the file does not hold is refused
     members = _members(path)
-    _write(path, _with_json(members, lambda d: _attributes(d)["named_estimators_"]["items"]["ae"].__setitem__(
+    _write_rehashed(path, _with_json(members, lambda d: _attributes(d)["named_estimators_"]["items"]["ae"].__setitem__(
         "path", "estimator.elsewhere")))
     with pytest.raises(io.ModelFormatError, match="no estimator read before it"):
         io.load(path)
