@@ -48,7 +48,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from .exceptions import TrainingDivergedError
 from .nn.parametrizations import freeze_parametrizations
 from .nn.training import make_optimizer, no_grad_batches
-from .utils import resolve_device, seeded
+from .utils import resolve_device, seeded, torch_threads
 
 __all__ = ["BaseDetector", "DetectorNet", "DivergenceGuard", "Hyperparameters", "unfitted_on_failure"]
 
@@ -123,7 +123,11 @@ class DivergenceGuard(Callback):
     - a non-finite value in any batch stops at once;
     - a batch value whose magnitude exceeds ``max_magnitude`` times the data's unit stops at once;
     - from the second epoch on, an epoch mean whose magnitude exceeds ``max_growth`` times that of the first
-      epoch (or the unit, whichever is larger) stops at the end of the epoch.
+      epoch (or the unit, whichever is larger) stops at the end of the epoch;
+    - a term of the net's ``error_terms`` (a non-negative error that training lowers, such as a reconstruction
+      error or a distance to a centre) whose batch value exceeds ``max_error_growth`` times its value on the
+      first batch, before any update (or the unit, whichever is larger), stops at once: healthy training never
+      raises such a term a thousandfold, while a too large learning rate does so within the first epoch.
 
     The unit is ``max(1, mean(X ** 2))`` of the training data: squared-error terms scale with the square of the
     data, so data on a large scale is not flagged for its scale alone, and terms of data on a tiny scale are
@@ -136,20 +140,25 @@ class DivergenceGuard(Callback):
         Bound on any batch value of a loss term, in units of the data's mean square (at least 1).
     max_growth : float, default=1e6
         Bound on the growth of an epoch mean over the first epoch's.
+    max_error_growth : float, default=1e3
+        Bound on the growth of an error term over its first batch's value (or the unit, whichever is larger).
     """
 
-    def __init__(self, max_magnitude=1e10, max_growth=1e6):
+    def __init__(self, max_magnitude=1e10, max_growth=1e6, max_error_growth=1e3):
         self.max_magnitude = max_magnitude
         self.max_growth = max_growth
+        self.max_error_growth = max_error_growth
 
     def initialize(self):
         self.unit_ = 1.0
         self.first_epoch_ = None
+        self.first_errors_ = None
         return self
 
     def on_train_begin(self, net, X=None, y=None, **kwargs):
         self.unit_ = max(1.0, _mean_square(X))
         self.first_epoch_ = None
+        self.first_errors_ = None
 
     def _terms(self, net):
         return (*net.loss_terms, "train_loss")  # the named terms first: they say more than their sum
@@ -169,6 +178,18 @@ class DivergenceGuard(Callback):
                 raise net.divergence_error(
                     name, f"reached {value:.3g}, beyond the bound {limit:.3g} ({self.max_magnitude:.0e} x "
                     "max(1, mean square of the training data))")
+        errors = {name: abs(row[name]) for name in net.error_terms if name in row}
+        if self.first_errors_ is None:
+            self.first_errors_ = errors
+            return
+        for name, value in errors.items():
+            first = self.first_errors_.get(name, 0.0)
+            bound = self.max_error_growth * max(first, self.unit_)
+            if value > bound:
+                raise net.divergence_error(
+                    name, f"reached {value:.3g} in a batch, more than {self.max_error_growth:.0e} x max(its first "
+                    f"batch's {first:.3g}, max(1, mean square of the training data) = {self.unit_:.3g}); an error "
+                    "that training lowers rose instead")
 
     def on_epoch_end(self, net, **kwargs):
         row = net.history[-1]
@@ -363,6 +384,9 @@ class DetectorNet(NeuralNet):
     """
 
     drop_single_row_batch = False
+    #: Loss terms that are non-negative errors training lowers (``"train_loss"`` for a plain reconstruction
+    #: error); :class:`DivergenceGuard` stops training when one rises far above its first batch's value.
+    error_terms = ()
 
     def __init__(self, module, *, hp, loss_terms=(), detector_name=None, phase=None, remedy=None,
                  criterion=torch.nn.MSELoss, train_split=None, **kwargs):
@@ -527,7 +551,7 @@ class DetectorNet(NeuralNet):
 
 
 # Parameters of every detector that set how it runs, not what it learns; they are not handed to the nets.
-_RUN_SETTINGS = frozenset({"batch_size", "contamination", "device", "image_shape", "random_state",
+_RUN_SETTINGS = frozenset({"batch_size", "contamination", "device", "image_shape", "n_threads", "random_state",
                            "score_batch_size", "verbose"})
 
 
@@ -588,6 +612,11 @@ class BaseDetector(OffsetThresholdMixin, OutlierMixin, BaseEstimator, metaclass=
     - ``image_shape`` : ``(C, H, W)`` or None. Set it (or pass 3-D/4-D arrays) to use conv nets on flattened
       images; ``None`` with 2-D data means tabular rows and MLPs.
     - ``device`` : ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ...
+    - ``n_threads`` : int or None, torch's CPU threads during ``fit`` and scoring (set and restored around
+      them). The default 1 makes a fit and its scores independent of the machine's number of cores; more
+      threads can be faster for conv nets, ``None`` takes torch's current setting (its default: one per core),
+      and a model fitted with another count may score differently in the last bits, or, for adversarial
+      detectors, differently altogether.
     - ``random_state`` : seeds network initialisation, shuffling and sampling inside ``fit`` only.
     - ``verbose`` : 0 silent, 1 the name of each training stage and a table of its loss terms per epoch, 2 also
       a progress bar.
@@ -605,6 +634,7 @@ class BaseDetector(OffsetThresholdMixin, OutlierMixin, BaseEstimator, metaclass=
         "score_batch_size": [Interval(Integral, 1, None, closed="left")],
         "image_shape": [tuple, None],
         "device": [str],
+        "n_threads": [Interval(Integral, 1, None, closed="left"), None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
@@ -632,22 +662,32 @@ class BaseDetector(OffsetThresholdMixin, OutlierMixin, BaseEstimator, metaclass=
 
     @_fit_context(prefer_skip_nested_validation=True)
     def _fit(self, X, y):
-        X = self._validate_X(X, reset=True)
-        self.device_ = resolve_device(self.device)
-        seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
-        with seeded(seed, self.device_):
-            history = self._fit_networks(X, y, seed)
-        self.history_ = _history_frame(self.net_.history) if history is None else history
-        self.n_epochs_ = len(self.history_)
-        _prepare_for_scoring(self.net_)
-        try:
-            self._fit_score_statistics(X)
-            train_scores = self._score_samples(X)
-        except TrainingDivergedError as error:
-            raise self._scores_diverged(str(error)) from error
-        if not np.all(np.isfinite(train_scores)):
-            raise self._scores_diverged(f"{int(np.sum(~np.isfinite(train_scores)))} non-finite score(s)")
-        self.offset_ = float(np.percentile(train_scores, 100.0 * self.contamination))
+        with torch_threads(self.n_threads):
+            X = self._validate_X(X, reset=True)
+            self.device_ = resolve_device(self.device)
+            seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+            with seeded(seed, self.device_):
+                history = self._fit_networks(X, y, seed)
+            self.history_ = _history_frame(self.net_.history) if history is None else history
+            self.n_epochs_ = len(self.history_)
+            _prepare_for_scoring(self.net_)
+            try:
+                self._fit_score_statistics(X)
+                train_scores = self._score_samples(X)
+                variant_scores = {name: score(X) for name, score in self._score_variants().items()}
+            except TrainingDivergedError as error:
+                raise self._scores_diverged(str(error)) from error
+            if not np.all(np.isfinite(train_scores)):
+                raise self._scores_diverged(f"{int(np.sum(~np.isfinite(train_scores)))} non-finite score(s)")
+            self.offset_ = float(np.percentile(train_scores, 100.0 * self.contamination))
+            self._fit_support(X, train_scores, variant_scores)
+
+    def _fit_support(self, X, train_scores, variant_scores):
+        """Record where the training rows lie and how they score, for :meth:`_guard_far_rows`."""
+        self.support_center_ = np.mean(X, axis=0, dtype=np.float64)
+        self.support_radius_ = float(np.max(self._support_distances(X, self.support_center_)))
+        self.training_score_range_ = {"score_samples": _finite_range(train_scores)}
+        self.training_score_range_.update({name: _finite_range(scores) for name, scores in variant_scores.items()})
 
     def _scores_diverged(self, problem):
         return TrainingDivergedError(
@@ -703,8 +743,11 @@ class BaseDetector(OffsetThresholdMixin, OutlierMixin, BaseEstimator, metaclass=
         return Hyperparameters({**params, **resolved})
 
     def _resolved_hyperparameters(self):
-        """Hook: ``{parameter: value fit resolved}`` (``"auto"`` or ``None`` replaced), from fitted attributes."""
-        return {}
+        """Hook: ``{parameter: value fit resolved}`` (``"auto"`` or ``None`` replaced), from fitted attributes.
+
+        By default the latent size, ``latent_dim_``, when the detector has one.
+        """
+        return {"latent_dim": self.latent_dim_} if hasattr(self, "latent_dim_") else {}
 
     def _net_kwargs(self, seed, **overrides):
         """Training settings shared by every :class:`DetectorNet` a detector trains (``hp`` aside)."""
@@ -734,7 +777,7 @@ class BaseDetector(OffsetThresholdMixin, OutlierMixin, BaseEstimator, metaclass=
         """
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
-        return self._score_samples(X)
+        return self._guard_far_rows(X, self._score_samples(X))
 
     def ablation_scores(self, X):
         """Normality scores of the ablations that share this fit, one column each (higher = more normal).
@@ -757,8 +800,45 @@ class BaseDetector(OffsetThresholdMixin, OutlierMixin, BaseEstimator, metaclass=
         """
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
-        return pd.DataFrame({name: score(X) for name, score in self._score_variants().items()},
+        return pd.DataFrame({name: self._guard_far_rows(X, score(X), name)
+                             for name, score in self._score_variants().items()},
                             index=pd.RangeIndex(X.shape[0]), dtype=np.float64)
+
+    # Rows up to this many times the largest distance of a training row from the training mean keep their score.
+    _FAR_ROWS_START = 2.0
+
+    def _support_distances(self, X, center):
+        """Euclidean distance of each row of validated ``X`` to ``center``, in float64, a batch at a time."""
+        distances = np.empty(X.shape[0], dtype=np.float64)
+        for rows in gen_batches(X.shape[0], self.score_batch_size):
+            distances[rows] = np.linalg.norm(np.asarray(X[rows], dtype=np.float64) - center, axis=1)
+        return distances
+
+    def _guard_far_rows(self, X, scores, name="score_samples"):
+        """Scores of rows far outside the training data, capped below every training row's score.
+
+        Networks extrapolate piecewise linearly, in a direction nothing in training controls, so a row far from
+        every training row can get any score, also a very normal one. Let ``u`` be a row's distance from the
+        training mean divided by the largest such distance of a training row, and ``[lo, hi]`` the range of the
+        training scores. Rows with ``u <= 2`` keep their score; beyond, the score is at most
+        ``hi - (hi - lo) * (u - 2)``, a cap that falls from the highest training score at ``u = 2`` to the
+        lowest at ``u = 3`` and on below it, so that farther rows score lower. Rows that far from the data
+        never score as normal as a training row, whatever the networks do there.
+        """
+        center = getattr(self, "support_center_", None)
+        ranges = getattr(self, "training_score_range_", None)
+        if center is None or ranges is None or name not in ranges:
+            return scores
+        ratio = self._support_distances(X, center) / max(self.support_radius_, np.finfo(np.float64).tiny)
+        far = ratio > self._FAR_ROWS_START
+        if not np.any(far):
+            return scores
+        low, high = ranges[name]
+        step = max(high - low, 1e-12 * (1.0 + abs(high)))
+        excess = np.minimum(ratio[far] - self._FAR_ROWS_START, 1e100)
+        guarded = np.array(scores, dtype=np.float64, copy=True)
+        guarded[far] = np.minimum(guarded[far], high - step * excess)
+        return guarded
 
     def _score_variants(self):
         """``{"param=value": callable(X) -> score_samples}`` for :meth:`ablation_scores` (none by default)."""
@@ -792,10 +872,11 @@ class BaseDetector(OffsetThresholdMixin, OutlierMixin, BaseEstimator, metaclass=
         net._set_training(False)
         n_samples = X.shape[0]
         values = None
-        for rows, part in no_grad_batches(fn, X, self.score_batch_size, device=net.device):
-            if values is None:
-                values = np.empty((n_samples, *part.shape[1:]), dtype=np.float64)
-            values[rows] = part
+        with torch_threads(getattr(self, "n_threads", 1)):
+            for rows, part in no_grad_batches(fn, X, self.score_batch_size, device=net.device):
+                if values is None:
+                    values = np.empty((n_samples, *part.shape[1:]), dtype=np.float64)
+                values[rows] = part
         if values is None:
             values = np.empty(0)
         if not np.all(np.isfinite(values)):
@@ -821,13 +902,14 @@ class BaseDetector(OffsetThresholdMixin, OutlierMixin, BaseEstimator, metaclass=
             X = np.asarray(X).reshape(X.shape[0], -1)
         X = validate_data(self, X, reset=reset, dtype=np.float64 if reset else [np.float64, np.float32],
                           ensure_min_samples=2 if reset else 1)
+        largest = max(float(X.max()), -float(X.min())) if X.size else 0.0  # no |X| copy
+        if largest > float(np.finfo(np.float32).max):
+            raise ValueError(
+                f"X contains values up to {largest:.3g}, beyond the float32 range the networks "
+                f"{'train' if reset else 'were trained'} in; scale the features first (e.g. MinMaxScaler in a "
+                "Pipeline)."
+            )
         if reset:
-            largest = max(float(X.max()), -float(X.min()))  # no |X| copy
-            if largest > float(np.finfo(np.float32).max):
-                raise ValueError(
-                    f"X contains values up to {largest:.3g}, beyond the float32 range the networks train in; "
-                    "scale the features first (e.g. MinMaxScaler in a Pipeline)."
-                )
             self.image_shape_ = self._resolve_image_shape(array_shape, X.shape[1])
         elif array_shape is not None and array_shape != self.image_shape_:
             raise ValueError(
@@ -907,6 +989,11 @@ def _history_frame(history):
     if "epoch" in frame:
         frame = frame.set_index("epoch")
     return frame
+
+
+def _finite_range(scores):
+    """``(min, max)`` of an array of finite scores, as floats."""
+    return float(np.min(scores)), float(np.max(scores))
 
 
 def _has_batch_norm(module):

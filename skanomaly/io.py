@@ -809,11 +809,25 @@ def _expect_keys(node, where, required, optional=()):
         raise ModelFormatError(f"{where}: unknown entr{'y' if len(unknown) == 1 else 'ies'} {unknown}.")
 
 
+# Parameters added to the estimators in a format version, with the value that reproduces how the estimators of
+# older files behaved: files of an older version get it when they lack the parameter.
+_PARAMETERS_ADDED = {
+    2: {"n_threads": None},  # before, fits and scores ran on torch's own thread count
+}
+
+
+def _parameters_added_since(version, missing):
+    """``{name: value}`` of the ``missing`` parameters that a file of format ``version`` predates."""
+    return {name: value for added_in, added in _PARAMETERS_ADDED.items() if version < added_in
+            for name, value in added.items() if name in missing}
+
+
 class _Reader:
     """Decodes the JSON tree written by :class:`_Writer`, with the tensors of the file."""
 
-    def __init__(self, source, tensors, narrowed, device):
+    def __init__(self, source, tensors, narrowed, device, version=FORMAT_VERSION):
         self.source = source
+        self.version = version
         self.tensors = tensors
         self.narrowed = narrowed
         self.device = device
@@ -848,6 +862,7 @@ class _Reader:
         if not isinstance(params, dict):
             raise self.error(f"{where}.params", "expected an object.")
         expected = set(cls._get_param_names())
+        params = {**_parameters_added_since(self.version, expected - set(params)), **params}
         unknown = sorted(set(params) - expected)
         missing = sorted(expected - set(params))
         if unknown:
@@ -1182,7 +1197,7 @@ def load(path, *, device=None, sha256=None):
         raise ModelFormatError(f"{path}: {WEIGHTS_MEMBER} is not a valid safetensors file ({exc}).") from exc
     del members, weights
     target = _resolve_load_device(device, document["estimator"])
-    reader = _Reader(path, tensors, set(narrowed), target)
+    reader = _Reader(path, tensors, set(narrowed), target, version)
     try:
         estimator = reader.estimator(document["estimator"], "estimator")
     except RecursionError as exc:

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 
 import torch
 
-__all__ = ["resolve_device", "resolve_latent_dim", "seeded"]
+__all__ = ["resolve_device", "resolve_latent_dim", "seeded", "torch_threads"]
 
 
 def resolve_device(device):
@@ -63,6 +63,34 @@ def seeded(seed, device):
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(seed)
         yield
+
+
+@contextmanager
+def torch_threads(n_threads):
+    """Run a block with ``n_threads`` torch intra-op threads, restoring the caller's count afterwards.
+
+    The number of threads changes the order of floating-point reductions inside torch's CPU kernels, and
+    adversarial training amplifies those last-bit differences into different models; a fixed count makes a fit
+    and its scores depend on the parameters, the data and the library versions only, not on the machine's cores.
+
+    Parameters
+    ----------
+    n_threads : int or None
+        Threads inside the block; ``None`` leaves torch's current setting (which defaults to the number of
+        cores) as it is.
+    """
+    if n_threads is None:
+        yield
+        return
+    previous = torch.get_num_threads()
+    if previous == n_threads:
+        yield
+        return
+    torch.set_num_threads(int(n_threads))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def resolve_latent_dim(latent_dim, n_features, image_shape):

@@ -534,6 +534,73 @@ def test_values_beyond_float32_range_are_rejected(name):
         _make(name).fit(X)
 
 
+@pytest.mark.filterwarnings("ignore:overflow encountered in cast:RuntimeWarning")  # IsolationForest's float32 copy
+def test_scoring_values_beyond_float32_range_is_an_input_error(fitted):
+    detector, _ = fitted
+    X = X_TEST.copy()
+    X[0, 0] = 1e300
+    with pytest.raises(ValueError, match="float32 range"):
+        detector.score_samples(X)
+
+
+def _far_rows(X, seed=0):
+    """Rows far outside ``X``: along each axis (both signs) and in 12 random directions from its mean, at 1e3 and
+    1e6 times the data's scale (the standard deviation of all its values)."""
+    n_features = X.shape[1]
+    directions = np.vstack([np.eye(n_features), -np.eye(n_features)])
+    random = np.random.RandomState(seed).normal(size=(12, n_features))
+    directions = np.vstack([directions, random / np.linalg.norm(random, axis=1, keepdims=True)])
+    scale = X.std()
+    return np.vstack([X.mean(axis=0) + factor * scale * directions for factor in (1e3, 1e6)])
+
+
+def test_rows_far_outside_the_training_data_score_below_every_training_row(fitted):
+    detector, _ = fitted
+    far = _far_rows(X_TRAIN)
+    training = detector.score_samples(X_TRAIN)
+    scores = detector.score_samples(far)
+    _assert_valid_scores(scores, len(far))
+    assert scores.max() < training.min(), (scores.max(), training.min())
+    assert (detector.predict(far) == -1).all()
+    if hasattr(detector, "ablation_scores"):
+        far_variants, train_variants = detector.ablation_scores(far), detector.ablation_scores(X_TRAIN)
+        for column in far_variants:
+            assert far_variants[column].max() < train_variants[column].min(), column
+
+
+def _thread_counts_seen(fit_and_score):
+    """The torch thread counts in effect at every network forward pass while ``fit_and_score()`` runs."""
+    seen = set()
+    hook = torch.nn.modules.module.register_module_forward_pre_hook(
+        lambda module, args: seen.add(torch.get_num_threads()))
+    try:
+        fit_and_score()
+    finally:
+        hook.remove()
+    return seen
+
+
+def test_networks_run_on_the_detectors_thread_count_not_the_callers(name):
+    """At the default ``n_threads=1`` a fit and its scores run on one thread whatever the caller set (so they are
+    those of any machine), ``n_threads`` sets another count, and the caller's setting is left as it was."""
+    previous = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = _make(name).fit(X_TRAIN).score_samples(X_TEST)
+        torch.set_num_threads(3)
+        scores = {}
+        seen = _thread_counts_seen(lambda: scores.update(default=_make(name).fit(X_TRAIN).score_samples(X_TEST)))
+        assert seen == {1} and torch.get_num_threads() == 3
+        np.testing.assert_array_equal(scores["default"], one)
+        two = _set_everywhere(_make(name), "n_threads", 2)
+        assert _thread_counts_seen(lambda: two.fit(X_TRAIN).score_samples(X_TEST)) == {2}
+        assert torch.get_num_threads() == 3
+        mine = _set_everywhere(_make(name), "n_threads", None)
+        assert _thread_counts_seen(lambda: mine.fit(X_TRAIN).score_samples(X_TEST)) == {3}
+    finally:
+        torch.set_num_threads(previous)
+
+
 # ------------------------------------------------------------------------------------------ divergence
 def test_huge_learning_rate_raises_training_diverged_and_leaves_the_detector_unfitted(name):
     detector = _set_everywhere(_make(name), "lr", 1e4)

@@ -546,6 +546,7 @@ def _as_format_version_1(members):
     SHA-256 of the weights in model.json."""
     document = json.loads(members["model.json"])
     document["format_version"] = 1
+    del _params(document)["n_threads"]  # added in format version 2
     document["weights"] = {"member": "weights.safetensors",
                            "sha256": hashlib.sha256(members["weights.safetensors"]).hexdigest(),
                            "stored_as_float32": document["weights"]["stored_as_float32"]}
@@ -562,6 +563,7 @@ def test_format_version_1_files_load_with_a_warning_that_their_json_is_not_cover
                                          "Save the model again"):
         loaded = io.load(old)
     np.testing.assert_array_equal(loaded.score_samples(X), model.score_samples(X))
+    assert loaded.n_threads is None  # version 1 predates n_threads: its models ran on torch's own thread count
     io.save(loaded, tmp_path / "new.skan")  # saving it again writes the current version
     with warnings.catch_warnings():
         warnings.simplefilter("error")

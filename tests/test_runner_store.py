@@ -157,6 +157,17 @@ def test_resume_skips_stored_runs_and_rerun_forces_them(tmp_path, capsys):
     assert len(_stored(tmp_path)) == 6
 
 
+def test_the_runs_thread_count_is_every_skanomaly_detectors_n_threads(tmp_path):
+    quick = {"AutoEncoderDetector": {"max_epochs": 1}}
+    rows = run_benchmark(["AutoEncoderDetector"], "thyroid", seeds=[0], output_dir=tmp_path, verbose=0,
+                         torch_threads=2, params=quick)
+    row = rows[rows["detector"] == "AutoEncoderDetector"].iloc[0]
+    assert row["status"] == "ok" and row["torch_threads"] == 2 and json.loads(row["params"])["n_threads"] == 2
+    with pytest.raises(ValueError, match="--torch-threads"):
+        run_benchmark(["AutoEncoderDetector"], "thyroid", seeds=[0], output_dir=tmp_path, verbose=0,
+                      params={"AutoEncoderDetector": {"n_threads": 2}})
+
+
 def test_thread_count_and_params_are_part_of_the_key(tmp_path):
     one = run_benchmark(["IsolationForest"], "thyroid", seeds=[0], output_dir=tmp_path, verbose=0)
     assert one["torch_threads"].tolist() == [1]

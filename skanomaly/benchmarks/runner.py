@@ -524,6 +524,13 @@ def _estimators_in(estimator):
                 yield from _estimators_in(item)
 
 
+def _set_thread_count(estimator, n_threads):
+    """Give every skanomaly detector in ``estimator`` the run's thread count (its ``n_threads`` parameter)."""
+    for est in _estimators_in(estimator):
+        if "n_threads" in est.get_params(deep=False):
+            est.set_params(n_threads=n_threads)
+
+
 def _check_estimator_params(estimator):
     """Run scikit-learn's parameter validation on every estimator that declares ``_parameter_constraints``."""
     for est in _estimators_in(estimator):
@@ -535,6 +542,9 @@ def _validate_detectors(specs, dataset_specs, params):
     """Build and validate every detector for every dataset: bad values raise now, missing code is noted."""
     unavailable = {}
     for name, spec in specs.items():
+        if any(key == "n_threads" or key.endswith("__n_threads") for key in params.get(name, {})):
+            raise ValueError(f"Detector {name!r}: the runner sets n_threads of every run from its thread count; "
+                             "use --torch-threads (torch_threads=) instead of the parameter.")
         for ds in dataset_specs:
             overrides = params.get(name, {})
             try:
@@ -668,6 +678,7 @@ class _Planner:
                             continue
                         estimator = _build_estimator(spec, ds.name, seed, self.params.get(name, {}), ds,
                                                      image_shape)
+                        _set_thread_count(estimator, self.n_threads)
                         params = _json_params(_final_estimator(estimator))
                         meta = {**where, "status": None, "params": params}
                         if self.verbose >= 2:

@@ -438,6 +438,10 @@ class AMADetector(BaseDetector):
     image_shape : tuple of int or None, default=None
         ``(C, H, W)`` of flattened image rows, to use conv nets.
     device : str, default="auto"
+    n_threads : int or None, default=1
+        Torch CPU threads during fit and scoring, set and restored around them. The default makes the fit and
+        its scores the same on any machine; more threads can be faster (conv nets), ``None`` keeps torch's own
+        setting (one thread per core), with scores that then depend on the machine.
     random_state : int, RandomState instance or None, default=None
     verbose : int, default=0
 
@@ -556,6 +560,7 @@ class AMADetector(BaseDetector):
         contamination=0.1,
         image_shape=None,
         device="auto",
+        n_threads=1,
         random_state=None,
         verbose=0,
     ):
@@ -595,6 +600,7 @@ class AMADetector(BaseDetector):
         self.contamination = contamination
         self.image_shape = image_shape
         self.device = device
+        self.n_threads = n_threads
         self.random_state = random_state
         self.verbose = verbose
 

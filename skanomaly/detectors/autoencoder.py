@@ -16,6 +16,8 @@ class _AutoEncoderNet(DetectorNet):
     """Trains an :class:`~skanomaly.nn.EncoderDecoder` on the mean squared reconstruction error (Adam, ``lr``,
     ``weight_decay``)."""
 
+    error_terms = ("train_loss",)
+
     def train_step_terms(self, X, y):
         self.optimizer_.zero_grad()
         loss = torch.mean((self.module_(X) - X) ** 2)
@@ -67,6 +69,10 @@ class AutoEncoderDetector(BaseDetector):
         ``(C, H, W)`` of flattened image rows, to use conv nets.
     device : str, default="auto"
         ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``, ...
+    n_threads : int or None, default=1
+        Torch CPU threads during fit and scoring, set and restored around them. The default makes the fit and
+        its scores the same on any machine; more threads can be faster (conv nets), ``None`` keeps torch's own
+        setting (one thread per core), with scores that then depend on the machine.
     random_state : int, RandomState instance or None, default=None
         Seeds initialisation, shuffling and sampling inside :meth:`fit`.
     verbose : int, default=0
@@ -139,6 +145,7 @@ class AutoEncoderDetector(BaseDetector):
         contamination=0.1,
         image_shape=None,
         device="auto",
+        n_threads=1,
         random_state=None,
         verbose=0,
     ):
@@ -155,6 +162,7 @@ class AutoEncoderDetector(BaseDetector):
         self.contamination = contamination
         self.image_shape = image_shape
         self.device = device
+        self.n_threads = n_threads
         self.random_state = random_state
         self.verbose = verbose
 
@@ -164,9 +172,6 @@ class AutoEncoderDetector(BaseDetector):
         self.latent_dim_ = resolve_latent_dim(self.latent_dim, n_features, self.image_shape_)
         self.net_ = self._build_networks(max_epochs=self.max_epochs, **self._net_kwargs(seed))
         self.net_.fit(X.astype("float32"))
-
-    def _resolved_hyperparameters(self):
-        return {"latent_dim": self.latent_dim_}
 
     def _build_networks(self, **net_kwargs):
         """The net of untrained networks of the fitted architecture: ``fit`` trains it, :func:`skanomaly.io.load`

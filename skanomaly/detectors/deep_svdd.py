@@ -43,6 +43,8 @@ class _DeepSVDDNet(DetectorNet):
     (and Adam's ``lr``, ``weight_decay``).
     """
 
+    error_terms = ("train_loss",)
+
     def __init__(self, module, *, hp, **kwargs):
         self.soft_boundary = hp.objective == "soft-boundary"
         super().__init__(module, hp=hp, loss_terms=("radius",) if self.soft_boundary else (), **kwargs)
@@ -136,6 +138,10 @@ class DeepSVDDDetector(BaseDetector):
         ``(C, H, W)`` of flattened image rows, to use the conv encoder.
     device : str, default="auto"
         ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``, ...
+    n_threads : int or None, default=1
+        Torch CPU threads during fit and scoring, set and restored around them. The default makes the fit and
+        its scores the same on any machine; more threads can be faster (conv nets), ``None`` keeps torch's own
+        setting (one thread per core), with scores that then depend on the machine.
     random_state : int, RandomState instance or None, default=None
         Seeds initialisation and shuffling inside :meth:`fit`.
     verbose : int, default=0
@@ -201,7 +207,7 @@ class DeepSVDDDetector(BaseDetector):
     def __init__(self, *, objective="one-class", soft_boundary_nu=0.1, radius_warmup_epochs=10, latent_dim=32,
                  hidden_layer_sizes=(64,), activation="leaky_relu", base_channels=32, center_eps=0.1, lr=1e-4,
                  weight_decay=1e-6, max_epochs=100, batch_size=128, score_batch_size=4096, contamination=0.1,
-                 image_shape=None, device="auto", random_state=None, verbose=0):
+                 image_shape=None, device="auto", n_threads=1, random_state=None, verbose=0):
         self.objective = objective
         self.soft_boundary_nu = soft_boundary_nu
         self.radius_warmup_epochs = radius_warmup_epochs
@@ -218,6 +224,7 @@ class DeepSVDDDetector(BaseDetector):
         self.contamination = contamination
         self.image_shape = image_shape
         self.device = device
+        self.n_threads = n_threads
         self.random_state = random_state
         self.verbose = verbose
 
@@ -227,9 +234,6 @@ class DeepSVDDDetector(BaseDetector):
         self.net_.fit(X.astype(np.float32))
         self.center_ = self.net_.module_.center.detach().cpu().numpy().astype(np.float64)
         self.radius_ = float(self.net_.module_.radius)
-
-    def _resolved_hyperparameters(self):
-        return {"latent_dim": self.latent_dim_}
 
     def _build_networks(self, **net_kwargs):
         """The net of untrained networks of the fitted architecture: ``fit`` trains it, :func:`skanomaly.io.load`

@@ -330,6 +330,10 @@ class MirroredAEDetector(BaseDetector):
         ``(C, H, W)`` of flattened image rows, to use conv nets.
     device : str, default="auto"
         ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``, ...
+    n_threads : int or None, default=1
+        Torch CPU threads during fit and scoring, set and restored around them. The default makes the fit and
+        its scores the same on any machine; more threads can be faster (conv nets), ``None`` keeps torch's own
+        setting (one thread per core), with scores that then depend on the machine.
     random_state : int, RandomState instance or None, default=None
         Seeds initialisation, shuffling, interpolation weights and penalties inside :meth:`fit`.
     verbose : int, default=0
@@ -449,6 +453,7 @@ class MirroredAEDetector(BaseDetector):
         contamination=0.1,
         image_shape=None,
         device="auto",
+        n_threads=1,
         random_state=None,
         verbose=0,
     ):
@@ -484,6 +489,7 @@ class MirroredAEDetector(BaseDetector):
         self.contamination = contamination
         self.image_shape = image_shape
         self.device = device
+        self.n_threads = n_threads
         self.random_state = random_state
         self.verbose = verbose
 

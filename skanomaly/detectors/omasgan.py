@@ -30,7 +30,7 @@ from ..base import BaseDetector, DetectorNet, _history_frame
 from ..divergences import DIVERGENCES, KLWGAN, get_divergence
 from ..exceptions import TrainingDivergedError
 from ..nn import ACTIVATIONS, CRITIC_ARCHITECTURES, frozen, make_critic, make_decoder, no_grad_batches, r1_penalty
-from ..utils import resolve_latent_dim
+from ..utils import resolve_latent_dim, torch_threads
 
 __all__ = ["OMASGANDetector"]
 
@@ -557,6 +557,10 @@ class OMASGANDetector(BaseDetector):
     contamination : float in (0, 0.5], default=0.1
     image_shape : tuple of int or None, default=None
     device : str, default="auto"
+    n_threads : int or None, default=1
+        Torch CPU threads during fit and scoring, set and restored around them. The default makes the fit and
+        its scores the same on any machine; more threads can be faster (conv nets), ``None`` keeps torch's own
+        setting (one thread per core), with scores that then depend on the machine.
     random_state : int, RandomState instance or None, default=None
     verbose : int, default=0
         Common parameters, see :class:`~skanomaly.base.BaseDetector`.
@@ -687,6 +691,7 @@ class OMASGANDetector(BaseDetector):
         contamination=0.1,
         image_shape=None,
         device="auto",
+        n_threads=1,
         random_state=None,
         verbose=0,
     ):
@@ -729,6 +734,7 @@ class OMASGANDetector(BaseDetector):
         self.contamination = contamination
         self.image_shape = image_shape
         self.device = device
+        self.n_threads = n_threads
         self.random_state = random_state
         self.verbose = verbose
 
@@ -955,8 +961,9 @@ class OMASGANDetector(BaseDetector):
         parameter = next(network.parameters())
         z = torch.randn(n_samples, self.latent_dim_, generator=generator, dtype=torch.float64)
         network.eval()
-        samples = np.concatenate([part for _, part in no_grad_batches(network, z, self.batch_size,
-                                                                      device=parameter.device, dtype=parameter.dtype)])
+        with torch_threads(self.n_threads):
+            samples = np.concatenate([part for _, part in no_grad_batches(
+                network, z, self.batch_size, device=parameter.device, dtype=parameter.dtype)])
         if not np.all(np.isfinite(samples)):
             raise TrainingDivergedError("The generator produced non-finite samples; refit with a lower learning rate.")
         return samples
