@@ -100,7 +100,9 @@ sphinx_gallery_conf = {
 
 html_theme = "pydata_sphinx_theme"
 html_title = f"skanomaly {release}"
-html_static_path = []
+html_static_path = ["_static"]
+html_css_files = ["skanomaly.css"]  # layout: sidebars, column width, code size (see the file)
+html_js_files = ["skanomaly.js"]  # line breaks after the underscores of long names in tables
 html_show_sourcelink = False
 html_theme_options = {
     "navbar_align": "left",
