@@ -23,6 +23,8 @@ if os.environ.get("SKANOMALY_DOCS_FAST") == "1":
     os.environ["SKANOMALY_SMOKE"] = "1"
 os.environ.setdefault("MPLBACKEND", "Agg")
 
+from gallery_smoke import SMOKE, smoke_scraper  # noqa: E402  (reads SKANOMALY_SMOKE, set just above)
+
 project = "skanomaly"
 author = "skanomaly developers"
 copyright = "skanomaly developers"
@@ -38,6 +40,7 @@ extensions = [
     "sphinx_gallery.gen_gallery",
     "benchmark_pages",
     "section_sidebar",
+    "gallery_smoke",  # a fast build's gallery pages and figures say that they show a smoke run
 ]
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 exclude_patterns = [
@@ -87,7 +90,8 @@ sphinx_gallery_conf = {
     "download_all_examples": False,
     "remove_config_comments": True,
     "matplotlib_animations": False,
-    "image_scrapers": ("matplotlib",),
+    "image_scrapers": (smoke_scraper,) if SMOKE else ("matplotlib",),
+    "ignore_repr_types": r"matplotlib\.",  # no "Text(0.5, 1.0, '...')" under a block that ends in set_title
     "within_subsection_order": "FileNameSortKey",
     "show_memory": False,
     "min_reported_time": 1,
