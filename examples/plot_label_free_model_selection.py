@@ -36,6 +36,7 @@ from skanomaly.datasets import load_thyroid
 from skanomaly.detectors import AutoEncoderDetector
 from skanomaly.metrics import anomaly_report, make_synthetic_anomaly_scorer
 from skanomaly.model_selection import novelty_train_test_split
+from skanomaly.plotting import save_example_figures
 
 FULL = os.environ.get("SKANOMALY_FULL") == "1"
 SMOKE = os.environ.get("SKANOMALY_SMOKE") == "1"  # one epoch: checks that the script runs
@@ -63,17 +64,28 @@ print(results.round(3).to_string(index=False))
 
 report = anomaly_report(y_test, -search.score_samples(X_test), k=data.anomaly_ratio)
 print(f"chosen: {search.best_params_}")
-print("test: " + "  ".join(f"{key}={value:.3f}" for key, value in report.items()))
+print(pd.DataFrame([report], index=["test half"]).round(3).to_string())
 
-labels = [f"latent {row.latent_dim}, hidden {row.hidden_layer_sizes}" for row in results.itertuples()]
+labels = [f"latent {row.latent_dim}, hidden {row.hidden_layer_sizes}"
+          for row in results.itertuples()]
 y = np.arange(len(labels))
 fig, ax = plt.subplots(figsize=(8, 0.6 * len(labels) + 1.5))
-ax.barh(y - 0.2, results["synthetic AUROC (CV)"], 0.4, label="synthetic anomalies, CV (what the search sees)")
-ax.barh(y + 0.2, results["test AUROC"], 0.4, label="real anomalies, test half (hidden from the search)")
+ax.barh(y - 0.2, results["synthetic AUROC (CV)"], 0.4,
+        label="synthetic anomalies, CV (what the search sees)")
+ax.barh(y + 0.2, results["test AUROC"], 0.4,
+        label="real anomalies, test half (hidden from the search)")
 ax.set_yticks(y, labels)
 ax.set_xlim(0.4, 1.0)
 ax.set_xlabel("AUROC")
-ax.legend(loc="lower right", fontsize=8)
+ax.legend(loc="lower right", fontsize=9)
 ax.set_title("Thyroid: label-free search of the autoencoder's size")
 fig.tight_layout()
+
+# %%
+# Keep the figures
+# ----------------
+# Run as a script, the example saves its figures (where: :func:`~skanomaly.plotting.save_example_figures`)
+# and shows them when there is a display. In this gallery the figures are already on the page.
+for path in save_example_figures():
+    print(f"saved {path}")
 plt.show()

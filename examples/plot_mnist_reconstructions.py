@@ -19,26 +19,29 @@ import os
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 import torch
 
 from skanomaly.datasets import load_mnist
 from skanomaly.detectors import AutoEncoderDetector
 from skanomaly.metrics import anomaly_report
 from skanomaly.model_selection import one_class_split
-from skanomaly.plotting import plot_reconstructions, plot_score_histogram, plot_training_history
+from skanomaly.plotting import (plot_reconstructions, plot_score_histogram, plot_training_history,
+                                save_example_figures)
 
 FULL = os.environ.get("SKANOMALY_FULL") == "1"
 SMOKE = os.environ.get("SKANOMALY_SMOKE") == "1"  # one epoch: checks that the script runs
 
 X, y = load_mnist(return_X_y=True)
 X_train, X_test, _, y_test = one_class_split(X, y, normal_class=0, random_state=0)
-print(f"training images: {len(X_train)} (digit 0), test images: {len(X_test)} ({y_test.mean():.0%} anomalies)")
+print(f"training images: {len(X_train)} (digit 0), "
+      f"test images: {len(X_test)} ({y_test.mean():.0%} anomalies)")
 
 detector = AutoEncoderDetector(image_shape=(1, 28, 28), batch_size=32, random_state=0,
                                max_epochs=1 if SMOKE else (50 if FULL else 20)).fit(X_train)
 anomaly_score = -detector.score_samples(X_test)
 report = anomaly_report(y_test, anomaly_score)
-print("test: " + "  ".join(f"{key}={value:.3f}" for key, value in report.items()))
+print(pd.DataFrame([report], index=["test split"]).round(3).to_string())
 
 # %%
 # Inputs and their reconstructions
@@ -69,4 +72,12 @@ ax.set_title(f"Reconstruction error on the test split (AUROC {report['roc_auc']:
 # The training loss per epoch
 # ---------------------------
 plot_training_history(detector)
+
+# %%
+# Keep the figures
+# ----------------
+# Run as a script, the example saves its figures (where: :func:`~skanomaly.plotting.save_example_figures`)
+# and shows them when there is a display. In this gallery the figures are already on the page.
+for path in save_example_figures():
+    print(f"saved {path}")
 plt.show()

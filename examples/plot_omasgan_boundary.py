@@ -35,15 +35,16 @@ from sklearn.neighbors import NearestNeighbors
 
 from skanomaly.datasets import make_multimodal_2d, make_multimodal_2d_grid
 from skanomaly.detectors import OMASGANDetector
-from skanomaly.plotting import plot_boundary_samples_2d, plot_roc, plot_training_history
+from skanomaly.plotting import (plot_boundary_samples_2d, plot_roc, plot_training_history,
+                                save_example_figures)
 
 FULL = os.environ.get("SKANOMALY_FULL") == "1"  # seeds 0-2
 SMOKE = os.environ.get("SKANOMALY_SMOKE") == "1"  # one epoch per stage: checks that the script runs
 
 X, _ = make_multimodal_2d(2000, random_state=0)
-settings = dict(latent_dim=2, batch_size=64, lr=1e-3, spectral_norm=False, lambda_r1=0.1, mu=2.0, nu=2.5,
-                boundary_reference="data", delta=1.0, task1_epochs=150, task2_epochs=30, task3_epochs=30,
-                j_epochs=150, random_state=0)
+settings = dict(latent_dim=2, batch_size=64, lr=1e-3, spectral_norm=False, lambda_r1=0.1,
+                mu=2.0, nu=2.5, boundary_reference="data", delta=1.0,
+                task1_epochs=150, task2_epochs=30, task3_epochs=30, j_epochs=150, random_state=0)
 if SMOKE:
     settings.update(task1_epochs=1, task2_epochs=1, task3_epochs=1, j_epochs=1)
 detector = OMASGANDetector(**settings).fit(X)
@@ -75,7 +76,7 @@ X_grid, y_grid = make_multimodal_2d_grid(100)
 
 
 def grid_scores(model):
-    """Anomaly scores of the grid (higher = more anomalous) for Task 1, Tasks 1-3 and the full model."""
+    """Grid anomaly scores (higher = more anomalous): Task 1, Tasks 1-3 and the full model."""
     ablations = model.ablation_scores(X_grid)
     return {"Task 1 only": -ablations["stop_after=task1"].to_numpy(),
             "Tasks 1-3": -ablations["stop_after=task3"].to_numpy(),
@@ -91,14 +92,14 @@ ax.set_title("Grid ROC, seed 0")
 # -------------------------
 # The dotted lines mark the first epoch of Task 2, Task 3 and ``J``; each panel names the stages that record
 # its term.
-axes = plot_training_history(detector, n_cols=4)
-axes[0].figure.tight_layout()
+plot_training_history(detector)
 
 # %%
 # The grid evaluation on seeds 0-2 (``SKANOMALY_FULL=1``)
 # -------------------------------------------------------
 # GAN training varies with the seed: the same settings with ``random_state`` 1 and 2, and the means.
-table = {name: [(roc_auc_score(y_grid, s), average_precision_score(y_grid, s))] for name, s in results.items()}
+table = {name: [(roc_auc_score(y_grid, score), average_precision_score(y_grid, score))]
+         for name, score in results.items()}
 for seed in (1, 2) if FULL else ():
     model = OMASGANDetector(**{**settings, "random_state": seed}).fit(X)
     for name, score in grid_scores(model).items():
@@ -107,4 +108,12 @@ for name, rows in table.items():
     auroc, auprc = np.array(rows).T
     print(f"{name:13s} AUROC {' '.join(f'{v:.3f}' for v in auroc)} (mean {auroc.mean():.3f})  "
           f"AUPRC {' '.join(f'{v:.3f}' for v in auprc)} (mean {auprc.mean():.3f})")
+
+# %%
+# Keep the figures
+# ----------------
+# Run as a script, the example saves its figures (where: :func:`~skanomaly.plotting.save_example_figures`)
+# and shows them when there is a display. In this gallery the figures are already on the page.
+for path in save_example_figures():
+    print(f"saved {path}")
 plt.show()

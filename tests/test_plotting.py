@@ -16,6 +16,7 @@ from skanomaly.plotting import (  # noqa: E402
     plot_samples_2d,
     plot_score_histogram,
     plot_training_history,
+    save_example_figures,
 )
 
 
@@ -144,3 +145,26 @@ def test_boundary_samples_2d_of_a_fitted_omasgan():
     assert labels == ["training data", "G(z), Task 1", "B(z), boundary (Task 2)"]
     with pytest.raises(ValueError, match="shape \\(n, 2\\)"):
         plot_boundary_samples_2d(detector, np.zeros((5, 3)))
+
+
+def test_save_example_figures_writes_every_open_figure_where_the_variable_says(tmp_path, monkeypatch):
+    monkeypatch.setenv("SKANOMALY_EXAMPLES_OUTPUT", str(tmp_path / "out"))
+    monkeypatch.setattr("sys.argv", ["examples/plot_something.py"])
+    assert save_example_figures() == [] and not (tmp_path / "out").exists()  # nothing open: nothing written
+    (tmp_path / "out" / "plot_something").mkdir(parents=True)
+    (tmp_path / "out" / "plot_something" / "figure_9.png").write_bytes(b"from an earlier run")
+    plt.subplots()
+    plt.subplots()
+    paths = save_example_figures()
+    assert paths == [tmp_path / "out" / "plot_something" / f"figure_{i}.png" for i in (1, 2)]
+    assert sorted((tmp_path / "out" / "plot_something").iterdir()) == paths
+    assert all(path.read_bytes().startswith(b"\x89PNG") for path in paths)
+
+
+def test_save_example_figures_defaults_to_a_folder_in_the_home_directory(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("SKANOMALY_EXAMPLES_OUTPUT", "")  # empty counts as unset
+    plt.subplots()
+    assert save_example_figures("demo") == [tmp_path / "skanomaly_examples" / "demo" / "figure_1.png"]
+    assert save_example_figures("demo", folder="~/elsewhere")[0].parent == tmp_path / "elsewhere" / "demo"
+
