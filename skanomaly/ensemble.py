@@ -95,7 +95,8 @@ class SeedEnsembleDetector(OffsetThresholdMixin, OutlierMixin, MetaEstimatorMixi
     >>> from skanomaly.detectors import AutoEncoderDetector
     >>> from skanomaly.ensemble import SeedEnsembleDetector
     >>> X, _ = make_multimodal_2d(n_samples=200, random_state=0)
-    >>> model = SeedEnsembleDetector(AutoEncoderDetector(max_epochs=2), n_estimators=3, random_state=0).fit(X)
+    >>> model = SeedEnsembleDetector(AutoEncoderDetector(max_epochs=2), n_estimators=3, random_state=0)
+    >>> model = model.fit(X)
     >>> model.score_samples(X).shape
     (200,)
     """

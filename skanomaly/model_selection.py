@@ -702,7 +702,8 @@ class NoveltyGridSearchCV(_NoveltySearchMixin, GridSearchCV):
     ...                              cv=NoveltyKFold(3, random_state=0)).fit(X, y)
     >>> sorted(search.best_params_)
     ['n_estimators']
-    >>> search.best_estimator_.n_features_in_, search.best_estimator_.max_samples_  # fitted on the 200 normal rows
+    >>> best = search.best_estimator_
+    >>> best.n_features_in_, best.max_samples_  # fitted on the 200 normal rows
     (2, 200)
     """
 
