@@ -28,6 +28,7 @@ SCRIPT = "tex-mml-chtml.js"  # TeX and MathML input, CommonHTML output: what Sph
 FONTS = Path("output", "chtml", "fonts", "woff-v2")  # where the script looks for its fonts, relative to itself
 PACKAGE_HINT = 'pip install django-static-mathjax (it is in the docs extra: pip install -e ".[docs]")'
 RAW_TEX = ("\\(", "\\)", "\\[", "\\]", "$$")
+VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
 
 
 def mathjax_release():
@@ -87,6 +88,8 @@ class _MathElements(HTMLParser):
         self.elements = []  # per math element: [has a mjx-container, its own text]
 
     def handle_starttag(self, tag, attrs):
+        if tag in VOID:  # no end tag follows: nothing to keep on the stack
+            return
         classes = (dict(attrs).get("class") or "").split()
         is_math = tag in ("span", "div") and "math" in classes and self.math_depth == 0
         if is_math:
@@ -98,7 +101,7 @@ class _MathElements(HTMLParser):
         self.math_depth += is_math
 
     def handle_endtag(self, tag):
-        if self.stack and self.stack.pop():
+        if tag not in VOID and self.stack and self.stack.pop():
             self.math_depth -= 1
             self.current = None
 
