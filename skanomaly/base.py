@@ -28,6 +28,7 @@ scikit-learn estimator in the sense of ``check_estimator`` (its ``__init__`` bui
 import functools
 import math
 import sys
+import types
 from abc import ABCMeta, abstractmethod
 from collections.abc import Mapping
 from contextlib import contextmanager
@@ -39,6 +40,7 @@ import torch
 from skorch import NeuralNet
 from skorch.callbacks import Callback, EpochTimer, PassthroughScoring, PrintLog, ProgressBar
 from skorch.dataset import unpack_data
+from skorch.history import History
 from torch.utils.data import DataLoader
 from sklearn.base import BaseEstimator, OutlierMixin, _fit_context
 from sklearn.utils import check_random_state, gen_batches
@@ -48,7 +50,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from .exceptions import TrainingDivergedError
 from .nn.parametrizations import freeze_parametrizations
 from .nn.training import make_optimizer, no_grad_batches
-from .utils import resolve_device, seeded, torch_threads
+from .utils import resolve_device, resolve_latent_dim, seeded, torch_threads
 
 __all__ = ["BaseDetector", "DetectorNet", "DivergenceGuard", "Hyperparameters", "unfitted_on_failure"]
 
@@ -134,6 +136,9 @@ class DivergenceGuard(Callback):
     judged against 1. The error names the detector, the stage, the epoch, the term and the remedy the
     detector gives (its own parameter names).
 
+    A training that :meth:`BaseDetector.partial_fit` continues is one training: every call after the first
+    compares with the first call's first batch and first epoch, and the unit is the largest of the calls' units.
+
     Parameters
     ----------
     max_magnitude : float, default=1e10
@@ -156,6 +161,11 @@ class DivergenceGuard(Callback):
         return self
 
     def on_train_begin(self, net, X=None, y=None, **kwargs):
+        if len(net.history) and self.first_errors_ is not None:
+            # A training continued by partial_fit keeps the references of its first call: the error before any
+            # update and the first epoch's means. The unit grows with data on a larger scale.
+            self.unit_ = max(self.unit_, _mean_square(X))
+            return
         self.unit_ = max(1.0, _mean_square(X))
         self.first_epoch_ = None
         self.first_errors_ = None
@@ -455,6 +465,21 @@ class DetectorNet(NeuralNet):
             f"{remedy}"
         )
 
+    def on_train_begin(self, net, X=None, y=None, **kwargs):
+        """Call :meth:`initialize_training` when a training starts (not when ``partial_fit`` continues one)."""
+        if not len(self.history):
+            self.initialize_training(X)
+
+    def initialize_training(self, X):
+        """Hook: set up what the steps need before the first one, from the training rows ``X`` (Deep SVDD fixes
+        its centre); called once per training, not again when :meth:`BaseDetector.partial_fit` continues it.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The float32 training rows.
+        """
+
     def fit_loop(self, X, y=None, *args, **kwargs):
         try:
             return super().fit_loop(X, y, *args, **kwargs)
@@ -553,6 +578,23 @@ class DetectorNet(NeuralNet):
 # Parameters of every detector that set how it runs, not what it learns; they are not handed to the nets.
 _RUN_SETTINGS = frozenset({"batch_size", "contamination", "device", "image_shape", "n_threads", "random_state",
                            "score_batch_size", "verbose"})
+
+
+class _IncrementalMethod:
+    """``partial_fit`` where a detector can continue its training on new rows; elsewhere an ``AttributeError``
+    that says why, so that ``hasattr(detector, "partial_fit")`` tells tools such as scikit-learn's checks whether
+    incremental training is possible (as :func:`sklearn.utils.metaestimators.available_if` does)."""
+
+    def __init__(self, method):
+        self.method = method
+        functools.update_wrapper(self, method)
+
+    def __get__(self, instance, owner=None):
+        owner = type(instance) if instance is not None else owner
+        reason = owner._no_partial_fit if instance is None else instance._incremental_training_blocker()
+        if reason is not None:
+            raise AttributeError(f"{owner.__name__} has no partial_fit: {reason}")
+        return self.method if instance is None else types.MethodType(self.method, instance)
 
 
 class OffsetThresholdMixin:
@@ -686,6 +728,197 @@ class BaseDetector(OffsetThresholdMixin, OutlierMixin, BaseEstimator, metaclass=
         """Record where the training rows lie and how they score, for :meth:`_guard_far_rows`."""
         self.support_center_ = np.mean(X, axis=0, dtype=np.float64)
         self.support_radius_ = float(np.max(self._support_distances(X, self.support_center_)))
+        self.training_score_range_ = {"score_samples": _finite_range(train_scores)}
+        self.training_score_range_.update({name: _finite_range(scores) for name, scores in variant_scores.items()})
+
+    # ----------------------------------------------------------------------------------- incremental training
+    #: Why the detector cannot train incrementally (a clause completing "... has no partial_fit: "), or None
+    #: for a detector whose training is a stream of mini-batch steps that :meth:`partial_fit` can continue.
+    _no_partial_fit = ("its training cannot be continued on new rows; train it on all the data with fit, or use "
+                       "AutoEncoderDetector, DeepSVDDDetector or MirroredAEDetector(select_best_epoch=False), which "
+                       "have partial_fit")
+
+    def _incremental_training_blocker(self):
+        """Hook: why this detector, with its current parameters, has no ``partial_fit`` (None when it has one)."""
+        return type(self)._no_partial_fit
+
+    @_IncrementalMethod
+    def partial_fit(self, X, y=None):
+        """Train on one more chunk of rows: one epoch over ``X``, continuing the training of earlier calls.
+
+        The first call (on an unfitted detector) builds and initialises the networks as :meth:`fit` does, with
+        the same ``random_state``, and fixes ``n_features_in_`` (and ``feature_names_in_``); later calls continue
+        with the optimizer's state, the shuffling generator and torch's random state where the previous call
+        left them, so that ``k`` calls on the same rows give exactly the model of ``fit`` with
+        ``max_epochs=k``, and the same chunks in the same order give the same model. ``max_epochs`` is not
+        used: each call trains one epoch over its rows, shuffled, in mini-batches of ``batch_size``. After
+        :meth:`fit`, or after :func:`skanomaly.io.load` of a model trained with ``fit``, training continues
+        from the fitted networks with a new optimizer state.
+
+        After each call the detector scores like a fitted one:
+
+        - ``offset_`` is the ``100 * contamination`` percentile of the scores of this call's rows under the
+          updated model (rows of earlier calls are not kept); set it from a larger held-out stream with
+          :func:`skanomaly.streaming.set_offset_from_stream`;
+        - ``support_center_`` is the running mean of every row seen by ``partial_fit``, and ``support_radius_``
+          an upper bound of their largest distance from it (the triangle inequality carries the previous bound
+          to the moved mean), so that no row seen in training is treated as far from the training data;
+          ``training_score_range_`` is the range of this call's scores;
+        - ``n_samples_seen_`` counts the rows of every call, ``history_`` has one row per call (its
+          ``train_loss`` the mean of the call's batches), ``n_epochs_`` is the number of calls;
+        - ``partial_fit_state_`` holds what the next call continues from: the optimizers' state, the shuffling
+          generator's and torch's random states, the divergence guard's references. Pickle and
+          :func:`skanomaly.io.save` keep it, so a saved model continues exactly where it stopped.
+
+        Each call uses the detector's current parameters: a learning rate changed with ``set_params`` between
+        calls applies to the next call; a parameter that shapes the networks may not change.
+
+        The divergence guard treats the calls as one training: an error term that rises 1000-fold above its
+        value on the first batch of the first call stops training. A call that raises (bad input, a
+        divergence, an interrupt) leaves the detector exactly as it was before the call: the previous model, or
+        unfitted after a failed first call. Training runs on ``n_threads`` torch threads, as :meth:`fit`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), or images of shape (n_samples, H, W) or
+            (n_samples, C, H, W)
+            The chunk, at least 2 rows; the same number of features (and image shape) in every call.
+        y : None
+            Ignored (present for API consistency, e.g. dask-ml's ``Incremental``).
+
+        Returns
+        -------
+        self : object
+            The updated detector.
+
+        Raises
+        ------
+        ValueError
+            If ``X`` has another number of features than the first call, contains NaN or infinite values, or has
+            fewer than 2 rows, or if parameters that shape the networks changed since the first call.
+        """
+        if not hasattr(self, "net_"):
+            with unfitted_on_failure(self):
+                self._partial_fit(X, y)
+            return self
+        previous = dict(vars(self))
+        try:
+            self._partial_fit(X, y)
+        except BaseException:
+            vars(self).clear()
+            vars(self).update(previous)
+            raise
+        return self
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def _partial_fit(self, X, y):
+        first = not hasattr(self, "net_")
+        with torch_threads(self.n_threads):
+            X = self._validate_X(X, reset=first)
+            if X.shape[0] < 2:
+                raise ValueError(f"partial_fit needs at least 2 rows per call, got {X.shape[0]}.")
+            if first:
+                self.device_ = resolve_device(self.device)
+                self._resolve_architecture(X)
+            net = self._train_one_epoch(X.astype(np.float32), first)
+            self.__dict__.update(self._net_attributes(net))
+            self.history_ = _history_frame(net.history)
+            self.n_epochs_ = len(self.history_)
+            self.partial_fit_state_ = _training_state(net)
+            _prepare_for_scoring(net)
+            self.net_ = net
+            try:
+                self._fit_score_statistics(X)
+                train_scores = self._score_samples(X)
+                variant_scores = {name: score(X) for name, score in self._score_variants().items()}
+            except TrainingDivergedError as error:
+                raise self._scores_diverged(str(error)) from error
+            if not np.all(np.isfinite(train_scores)):
+                raise self._scores_diverged(f"{int(np.sum(~np.isfinite(train_scores)))} non-finite score(s)")
+            self.offset_ = float(np.percentile(train_scores, 100.0 * self.contamination))
+            self._update_support(X, train_scores, variant_scores)
+
+    def _train_one_epoch(self, X, first):
+        """A training net that has trained one more epoch on float32 ``X``, from the state of the previous call."""
+        seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        if first:
+            with seeded(seed, self.device_):  # as fit does: build, initialise and train under one seeded state
+                net = self._build_networks(max_epochs=1, **self._net_kwargs(seed))
+                net.initialize()
+                net.partial_fit(X)
+                net.random_state_after_training = _random_state(self.device_)
+            return net
+        state = getattr(self, "partial_fit_state_", None)
+        generator = torch.Generator().manual_seed(seed)
+        if state is not None:
+            generator.set_state(state["shuffle_generator"])
+        with torch.random.fork_rng(devices=_cuda_devices(self.device_)):
+            # Random initial weights, replaced below; the caller's random state is kept.
+            net = self._build_networks(max_epochs=1, **self._net_kwargs(seed, iterator_train__generator=generator))
+            net.initialize()
+        weights = {key: value.to(torch.float32) if value.is_floating_point() else value
+                   for key, value in self.net_.module_.state_dict().items()}
+        try:
+            net.module_.load_state_dict(weights)
+        except RuntimeError as error:
+            raise ValueError(
+                f"The networks of {type(self).__name__} no longer match the fitted ones: a parameter that shapes "
+                f"them changed since the model was trained ({error}). Train a new model with fit or a first "
+                "partial_fit.") from None
+        net.history_ = History([{**row, "batches": []} for row in self.history_.reset_index().to_dict("records")])
+        if state is not None:
+            for name, stored in state["optimizers"].items():
+                optimizer = getattr(net, name + "_")
+                optimizer.load_state_dict(_optimizer_state(stored, optimizer.state_dict()["param_groups"]))
+            guard = dict(net.callbacks_)["divergence_guard"]
+            guard.unit_ = state["divergence_guard"]["unit"]
+            guard.first_epoch_ = _storable(state["divergence_guard"]["first_epoch"])
+            guard.first_errors_ = _storable(state["divergence_guard"]["first_errors"])
+        with torch.random.fork_rng(devices=_cuda_devices(self.device_)):
+            if state is None:
+                torch.manual_seed(seed)  # continuing a model trained by fit: a fresh start from random_state
+            else:
+                _set_random_state(state["random_state"], self.device_)
+            net.partial_fit(X)
+            net.random_state_after_training = _random_state(self.device_)
+        return net
+
+    def _fit_single_net(self, X, seed):
+        """The ``_fit_networks`` of a detector that trains one net (``_build_networks``) for ``max_epochs``.
+
+        It uses the hooks of :meth:`partial_fit`: :meth:`_resolve_architecture`, then the net is built, trained
+        on float32 ``X``, and :meth:`_net_attributes` read from it.
+        """
+        self._resolve_architecture(X)
+        self.net_ = self._build_networks(max_epochs=self.max_epochs, **self._net_kwargs(seed))
+        self.net_.fit(X.astype(np.float32))
+        self.__dict__.update(self._net_attributes(self.net_))
+
+    def _resolve_architecture(self, X):
+        """Hook: check the parameters and set the fitted sizes that :meth:`_build_networks` reads, from the
+        (first) training rows. By default ``latent_dim_``, from ``latent_dim``."""
+        self.latent_dim_ = resolve_latent_dim(self.latent_dim, X.shape[1], self.image_shape_)
+
+    def _net_attributes(self, net):
+        """Hook: fitted attributes read from a trained net (a centre, a radius, ...), as ``{name: value}``."""
+        return {}
+
+    def _update_support(self, X, train_scores, variant_scores):
+        """Support of the rows seen by :meth:`partial_fit`: running mean, a bound of the largest distance from it.
+
+        The first call (on an unfitted detector) records what :meth:`_fit_support` records for its rows.
+        """
+        n_rows = X.shape[0]
+        seen = getattr(self, "n_samples_seen_", 0)  # 0 after fit: its rows are covered by the radius bound only
+        previous = getattr(self, "support_center_", None)
+        mean = np.mean(X, axis=0, dtype=np.float64)
+        center = mean if previous is None or seen == 0 else previous + (mean - previous) * (n_rows / (seen + n_rows))
+        radius = float(np.max(self._support_distances(X, center)))
+        if previous is not None:
+            radius = max(radius, self.support_radius_ + float(np.linalg.norm(center - previous)))
+        self.support_center_ = center
+        self.support_radius_ = radius
+        self.n_samples_seen_ = seen + n_rows
         self.training_score_range_ = {"score_samples": _finite_range(train_scores)}
         self.training_score_range_.update({name: _finite_range(scores) for name, scores in variant_scores.items()})
 
@@ -972,6 +1205,57 @@ class BaseDetector(OffsetThresholdMixin, OutlierMixin, BaseEstimator, metaclass=
         if isinstance(module, torch.nn.Module) and "device_" in state:
             tensor = next(iter(module.parameters()), None)
             self.device_ = tensor.device if tensor is not None else torch.device(net.device)
+
+
+def _cuda_devices(device):
+    """The CUDA devices whose random state a block on ``device`` forks (as :func:`skanomaly.utils.seeded`)."""
+    if device.type != "cuda":
+        return []
+    return [device.index if device.index is not None else torch.cuda.current_device()]
+
+
+def _random_state(device):
+    """torch's random states that training on ``device`` draws from."""
+    devices = _cuda_devices(device)
+    return {"cpu": torch.get_rng_state(), "cuda": torch.cuda.get_rng_state(devices[0]) if devices else None}
+
+
+def _set_random_state(state, device):
+    torch.set_rng_state(state["cpu"])
+    devices = _cuda_devices(device)
+    if devices and state["cuda"] is not None:
+        torch.cuda.set_rng_state(state["cuda"], devices[0])
+
+
+def _storable(value):
+    """``value`` in the types :mod:`skanomaly.io` stores: string keys, tensors copied to the CPU."""
+    if isinstance(value, Mapping):
+        return {str(key): _storable(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_storable(item) for item in value)
+    if isinstance(value, torch.Tensor):
+        return value.detach().to("cpu", copy=True)
+    return value
+
+
+def _optimizer_state(stored, param_groups):
+    """An optimizer's ``state_dict``: the per-parameter state of its :func:`_storable` form (parameter numbers back
+    to ints, the tensors copied: an optimizer updates the tensors it loads in place) with ``param_groups``, the
+    settings of the optimizer built from the detector's current parameters (``lr``, ...)."""
+    stored = _storable(stored)
+    return {"state": {int(key): value for key, value in stored["state"].items()}, "param_groups": param_groups}
+
+
+def _training_state(net):
+    """What :meth:`BaseDetector.partial_fit` needs to continue the training of ``net`` exactly (weights aside)."""
+    guard = dict(net.callbacks_)["divergence_guard"]
+    return _storable({
+        "optimizers": {name: getattr(net, name + "_").state_dict() for name in net._optimizers},
+        "shuffle_generator": net.iterator_train__generator.get_state(),
+        "random_state": vars(net).pop("random_state_after_training"),
+        "divergence_guard": {"unit": float(guard.unit_), "first_epoch": guard.first_epoch_,
+                             "first_errors": guard.first_errors_},
+    })
 
 
 def _history_frame(history):

@@ -624,6 +624,12 @@ class AMADetector(BaseDetector):
         return super().fit(X, y)
 
     # ---------------------------------------------------------------------------------------------- fitting
+    _no_partial_fit = (
+        "its schedule is set by the length of the whole training (the learning rates decay after fractions of "
+        "max_epochs, the synthetic negatives start after a warm-up of epochs over all the data) and its A-score "
+        "standardises by statistics of all the training rows; train it with fit, or use AutoEncoderDetector, "
+        "DeepSVDDDetector or MirroredAEDetector(select_best_epoch=False), which have partial_fit")
+
     def _divergence_remedy(self):
         advice = (f"Scale the input (e.g. MinMaxScaler in a Pipeline), lower the learning rate lr (now "
                   f"{self.lr:g}), or strengthen the critic's Lipschitz control (a larger lambda_gp, now "

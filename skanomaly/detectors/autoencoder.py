@@ -7,7 +7,6 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from ..base import BaseDetector, DetectorNet
 from ..nn import ACTIVATIONS, EncoderDecoder, make_decoder, make_encoder
-from ..utils import resolve_latent_dim
 
 __all__ = ["AutoEncoderDetector"]
 
@@ -166,12 +165,15 @@ class AutoEncoderDetector(BaseDetector):
         self.random_state = random_state
         self.verbose = verbose
 
+    # Its training is a stream of mini-batch steps on one loss: partial_fit continues it.
+    _no_partial_fit = None
+
     def _fit_networks(self, X, y, seed):
+        self._fit_single_net(X, seed)
+
+    def _resolve_architecture(self, X):
         self._check_layer_sizes("hidden_layer_sizes")
-        n_features = X.shape[1]
-        self.latent_dim_ = resolve_latent_dim(self.latent_dim, n_features, self.image_shape_)
-        self.net_ = self._build_networks(max_epochs=self.max_epochs, **self._net_kwargs(seed))
-        self.net_.fit(X.astype("float32"))
+        super()._resolve_architecture(X)
 
     def _build_networks(self, **net_kwargs):
         """The net of untrained networks of the fitted architecture: ``fit`` trains it, :func:`skanomaly.io.load`

@@ -2,14 +2,12 @@
 
 from numbers import Integral, Real
 
-import numpy as np
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 from torch import nn
 
 from ..base import BaseDetector, DetectorNet
 from ..nn import ACTIVATIONS, MLP, ConvEncoder
-from ..utils import resolve_latent_dim
 
 __all__ = ["DeepSVDDDetector"]
 
@@ -49,7 +47,7 @@ class _DeepSVDDNet(DetectorNet):
         self.soft_boundary = hp.objective == "soft-boundary"
         super().__init__(module, hp=hp, loss_terms=("radius",) if self.soft_boundary else (), **kwargs)
 
-    def on_train_begin(self, net, X=None, y=None, **kwargs):
+    def initialize_training(self, X):
         """``c`` = mean code of the training data under the initial weights, away from 0 (a code of 0 is trivial)."""
         center = self.forward(X, training=False, device=self.device).mean(dim=0)
         self.module_.center.copy_(torch.where(center < 0, -1.0, 1.0) * center.abs().clamp(min=self.hp.center_eps))
@@ -228,12 +226,15 @@ class DeepSVDDDetector(BaseDetector):
         self.random_state = random_state
         self.verbose = verbose
 
+    # Its training is a stream of mini-batch steps around a centre fixed before the first: partial_fit continues
+    # it (the centre is the mean code of the first call's rows).
+    _no_partial_fit = None
+
     def _fit_networks(self, X, y, seed):
-        self.latent_dim_ = resolve_latent_dim(self.latent_dim, X.shape[1], self.image_shape_)
-        self.net_ = self._build_networks(max_epochs=self.max_epochs, **self._net_kwargs(seed))
-        self.net_.fit(X.astype(np.float32))
-        self.center_ = self.net_.module_.center.detach().cpu().numpy().astype(np.float64)
-        self.radius_ = float(self.net_.module_.radius)
+        self._fit_single_net(X, seed)
+
+    def _net_attributes(self, net):
+        return {"center_": net.module_.center.cpu().double().numpy(), "radius_": float(net.module_.radius)}
 
     def _build_networks(self, **net_kwargs):
         """The net of untrained networks of the fitted architecture: ``fit`` trains it, :func:`skanomaly.io.load`

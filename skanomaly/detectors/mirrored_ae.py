@@ -3,7 +3,6 @@
 import math
 from numbers import Integral, Real
 
-import numpy as np
 import torch
 from skorch.callbacks import Callback
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -23,7 +22,6 @@ from ..nn import (
     no_grad_batches,
     simplex_interpolate,
 )
-from ..utils import resolve_latent_dim
 
 __all__ = ["MirroredAEDetector"]
 
@@ -506,12 +504,29 @@ class MirroredAEDetector(BaseDetector):
                   f"critic's Lipschitz control (a larger lambda_gp, now {self.lambda_gp:g}")
         return advice + (")." if self.spectral_norm else ", or spectral_norm=True).")
 
+    # Without the epoch selection its training is a stream of mini-batch steps at constant learning rates, which
+    # partial_fit continues; see _incremental_training_blocker.
+    _no_partial_fit = None
+
+    def _incremental_training_blocker(self):
+        if self.select_best_epoch:
+            return ("with select_best_epoch=True it keeps the epoch whose networks give the training data the lowest "
+                    "mean feature-L1, an epoch over all the data, which a stream of chunks does not have; set "
+                    "select_best_epoch=False to train it incrementally")
+        if self.spectral_norm:
+            return ("with spectral_norm=True its fitted critic holds the normalised weights only, not the weights "
+                    "training continues from; set spectral_norm=False (the default) to train it incrementally")
+        return None
+
     def _fit_networks(self, X, y, seed):
+        self._fit_single_net(X, seed)
+
+    def _resolve_architecture(self, X):
         self._check_params()
-        self.latent_dim_ = resolve_latent_dim(self.latent_dim, X.shape[1], self.image_shape_)
-        self.net_ = self._build_networks(max_epochs=self.max_epochs, **self._net_kwargs(seed))
-        self.net_.fit(np.asarray(X, dtype=np.float32))
-        self.best_epoch_ = int(dict(self.net_.callbacks_)["epoch_selector"].best_epoch_)
+        super()._resolve_architecture(X)
+
+    def _net_attributes(self, net):
+        return {"best_epoch_": int(dict(net.callbacks_)["epoch_selector"].best_epoch_)}
 
     def _resolved_hyperparameters(self):
         radius = math.sqrt(self.latent_dim_) if self.latent_radius == "auto" else float(self.latent_radius)

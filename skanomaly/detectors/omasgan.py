@@ -739,6 +739,12 @@ class OMASGANDetector(BaseDetector):
         self.verbose = verbose
 
     # ------------------------------------------------------------------------------------------ fitting
+    _no_partial_fit = (
+        "its training is a sequence of stages (a GAN, the boundary generator, the retrained GAN, the anomaly "
+        "discriminator), each trained on all the data before the next starts from its networks, and its score "
+        "standardises by statistics of all the training rows; train it with fit, or use AutoEncoderDetector, "
+        "DeepSVDDDetector or MirroredAEDetector(select_best_epoch=False), which have partial_fit")
+
     def _check_params(self):
         self._check_betas()
         self._check_layer_sizes("critic_hidden_layer_sizes")
