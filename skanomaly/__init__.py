@@ -17,6 +17,7 @@ __version__ = "0.1.0.dev0"
 _LAZY_NAMES = {
     "AMADetector": "skanomaly.detectors.ama",
     "AutoEncoderDetector": "skanomaly.detectors.autoencoder",
+    "CalibratedDetector": "skanomaly.calibration",
     "DeepSVDDDetector": "skanomaly.detectors.deep_svdd",
     "MirroredAEDetector": "skanomaly.detectors.mirrored_ae",
     "OMASGANDetector": "skanomaly.detectors.omasgan",

@@ -107,12 +107,13 @@ class ModelFormatError(ValueError):
 
 # ------------------------------------------------------------------------------------------- the classes
 def _estimator_classes():
-    """Classes :func:`load` may create, by name: the detectors and the ensembles of skanomaly, nothing else."""
-    from . import detectors, ensemble
+    """Classes :func:`load` may create, by name: the detectors, ensembles and calibrated detectors of skanomaly,
+    nothing else."""
+    from . import calibration, detectors, ensemble
     from .base import BaseDetector
 
     classes = {}
-    for module in (detectors, ensemble):
+    for module in (detectors, ensemble, calibration):
         for name in module.__all__:
             value = getattr(module, name)
             if isinstance(value, type) and hasattr(value, "get_params") and value is not BaseDetector:

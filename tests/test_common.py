@@ -4,6 +4,7 @@ from sklearn.ensemble import IsolationForest
 from sklearn.neighbors import LocalOutlierFactor
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
+from skanomaly.calibration import CalibratedDetector
 from skanomaly.detectors import (AMADetector, AutoEncoderDetector, DeepSVDDDetector, MirroredAEDetector,
                                  OMASGANDetector)
 from skanomaly.ensemble import ScoreCombinationDetector, SeedEnsembleDetector
@@ -26,6 +27,15 @@ DETECTORS = [
                               ("lof", LocalOutlierFactor(n_neighbors=5, novelty=True)),
                               ("ae", AutoEncoderDetector(max_epochs=1, batch_size=32, hidden_layer_sizes=(8,),
                                                          latent_dim=2, random_state=0))]),
+]
+
+# The calibrated detectors: scikit-learn's checks fit on as few as 10 rows, where a 30 % split holds out 3; a
+# false-alarm rate of 0.25 is reachable with them (the smallest p-value is 1 / 4).
+DETECTORS += [
+    CalibratedDetector(AutoEncoderDetector(max_epochs=1, batch_size=32, hidden_layer_sizes=(8,), latent_dim=2,
+                                           random_state=0), false_alarm_rate=0.25),
+    CalibratedDetector(IsolationForest(n_estimators=10, random_state=0), method="cross", n_folds=3,
+                       false_alarm_rate=0.25),
 ]
 
 # check name -> reason; every entry must say why the check cannot pass. Aim: empty.

@@ -43,6 +43,7 @@ from sklearn.exceptions import NotFittedError
 import skanomaly
 import skanomaly.detectors
 from skanomaly import io
+from skanomaly.calibration import CalibratedDetector
 from skanomaly.detectors import (AMADetector, AutoEncoderDetector, DeepSVDDDetector, MirroredAEDetector,
                                  OMASGANDetector)
 from skanomaly.ensemble import ScoreCombinationDetector, SeedEnsembleDetector
@@ -73,6 +74,9 @@ FAST = {
     "SeedEnsembleDetector": lambda: SeedEnsembleDetector(_autoencoder(), n_estimators=2),
     "ScoreCombinationDetector": lambda: ScoreCombinationDetector(
         [("iforest", IsolationForest(n_estimators=10)), ("ae", _autoencoder())]),
+    # cross-fitted: three models, every training row calibrates one (the split way is in test_calibration.py)
+    "CalibratedDetector": lambda: CalibratedDetector(_autoencoder(), method="cross", n_folds=3,
+                                                     false_alarm_rate=0.1),
 }
 
 # Extra settings for image input (small conv nets); None: the detector does not take images.
@@ -84,6 +88,7 @@ IMAGE_PARAMS = {
     "DeepSVDDDetector": {"base_channels": 4, "latent_dim": 4},
     "SeedEnsembleDetector": {"estimator__base_channels": 4, "estimator__latent_dim": 4},
     "ScoreCombinationDetector": None,  # its sklearn members read 2-D arrays only
+    "CalibratedDetector": {"estimator__base_channels": 4, "estimator__latent_dim": 4},
 }
 
 # Values every detector that has the parameter must refuse; the error names the parameter.
@@ -179,6 +184,16 @@ BAD_PARAMS = {
     "ScoreCombinationDetector": [
         {"normalization": "zscore"},
         {"combination": "median"},
+    ],
+    "CalibratedDetector": [
+        {"method": "jackknife"},
+        {"n_folds": 1},
+        {"n_folds": 80},  # more folds than rows
+        {"false_alarm_rate": 0.0},
+        {"false_alarm_rate": 1.0},
+        {"false_alarm_rate": 0.001},  # below the smallest p-value with 61 calibration rows
+        {"calibration_size": 0.0},
+        {"calibration_size": 1.5},
     ],
 }
 
@@ -284,8 +299,11 @@ def test_scores_are_finite_float64_and_predict_follows_the_offset(fitted):
     labels = detector.predict(X_TEST)
     assert set(np.unique(labels)) <= {-1, 1}
     np.testing.assert_array_equal(labels == -1, decision < 0)
-    # the offset flags the contamination share of the training rows
-    assert np.mean(detector.predict(X_TRAIN) == -1) == pytest.approx(detector.contamination, abs=1 / len(X_TRAIN))
+    if hasattr(detector, "contamination"):  # the offset flags the contamination share of the training rows
+        assert np.mean(detector.predict(X_TRAIN) == -1) == pytest.approx(detector.contamination,
+                                                                         abs=1 / len(X_TRAIN))
+    else:  # a calibrated detector flags the rows whose p-value is at most the false-alarm rate
+        np.testing.assert_array_equal(labels == -1, detector.p_values(X_TEST) <= detector.false_alarm_rate)
     if hasattr(detector, "anomaly_score"):
         np.testing.assert_array_equal(detector.anomaly_score(X_TEST), -scores)
     if hasattr(detector, "ablation_scores"):
