@@ -25,6 +25,7 @@ scikit-learn estimator in the sense of ``check_estimator`` (its ``__init__`` bui
 ``_parameter_constraints``, ...).
 """
 
+import contextvars
 import functools
 import math
 import sys
@@ -261,16 +262,20 @@ class _BatchIndexSampler(torch.utils.data.Sampler):
     second ``randperm`` that ``RandomSampler`` draws at the end of each epoch for its (empty) remainder.
     """
 
-    def __init__(self, n_samples, batch_size, *, shuffle=False, generator=None, drop_last=False, as_lists=False):
+    def __init__(self, n_samples, batch_size, *, shuffle=False, generator=None, drop_last=False, as_lists=False,
+                 shard=None):
         self.n_samples = n_samples
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.generator = generator
         self.drop_last = drop_last
         self.as_lists = as_lists
+        self.shard = shard
 
     def __len__(self):
         if self.drop_last:
+            return self.n_samples // self.batch_size
+        if self.shard is not None and 0 < self.n_samples % self.batch_size < self.shard[2]:
             return self.n_samples // self.batch_size
         return -(-self.n_samples // self.batch_size)
 
@@ -287,6 +292,11 @@ class _BatchIndexSampler(torch.utils.data.Sampler):
         stop = n - n % self.batch_size if self.drop_last else n
         for start in range(0, stop, self.batch_size):
             batch = order[start:start + self.batch_size]
+            if self.shard is not None:  # (rank, processes, fewest rows): this process's share of every batch
+                rank, processes, fewest = self.shard
+                if len(batch) < fewest:
+                    break  # the last batch, too small to give every process its share
+                batch = torch.tensor_split(batch, processes)[rank]
             yield batch.tolist() if self.as_lists else batch
 
 
@@ -388,6 +398,11 @@ class DetectorNet(NeuralNet):
         Name of the stage this net trains when a detector trains several nets one after another.
     remedy : str or None, default=None
         What to change when training diverges, in the detector's own parameter names.
+    data_parallel : bool, default=False
+        Train in the process group of :mod:`torch.distributed` (:func:`skanomaly.data_parallel.fit_data_parallel`):
+        the module is wrapped in :class:`~torch.nn.parallel.DistributedDataParallel`, every process draws the
+        same batches and trains on its share of each, and the loss terms recorded are their means over the
+        processes, so every process keeps the same history and stops on the same divergence.
     **kwargs
         Passed to :class:`skorch.NeuralNet` (``max_epochs``, ``batch_size``, ``lr``, ``optimizer``,
         ``device``, ``verbose``, ``iterator_train__generator``, ...).
@@ -399,13 +414,23 @@ class DetectorNet(NeuralNet):
     error_terms = ()
 
     def __init__(self, module, *, hp, loss_terms=(), detector_name=None, phase=None, remedy=None,
-                 criterion=torch.nn.MSELoss, train_split=None, **kwargs):
+                 data_parallel=False, criterion=torch.nn.MSELoss, train_split=None, **kwargs):
         super().__init__(module, criterion=criterion, train_split=train_split, **kwargs)
         self.hp = hp
         self.loss_terms = loss_terms
         self.detector_name = detector_name
         self.phase = phase
         self.remedy = remedy
+        self.data_parallel = data_parallel
+
+    def initialize_module(self):
+        """skorch's module set-up; with ``data_parallel``, the module wrapped for the process group."""
+        super().initialize_module()
+        if self.data_parallel:
+            device = torch.device(self.device)  # DistributedDataParallel wraps a module already on its device
+            self.module_ = torch.nn.parallel.DistributedDataParallel(
+                self.module_.to(device), device_ids=[device] if device.type == "cuda" else None)
+        return self
 
     @property
     def _default_callbacks(self):
@@ -551,9 +576,14 @@ class DetectorNet(NeuralNet):
                 )
             single_row = len(dataset) % self.batch_size == 1
             drop_last = drop_last or (single_row and (batch_norm or self.drop_single_row_batch))
+        shard = None
+        if training and self.data_parallel:
+            processes = torch.distributed.get_world_size()
+            fewest = processes * (2 if batch_norm or self.drop_single_row_batch else 1)
+            shard = (torch.distributed.get_rank(), processes, fewest)
         rows = isinstance(dataset, _RowTensors)
         sampler = _BatchIndexSampler(len(dataset), self.batch_size, shuffle=shuffle, generator=generator,
-                                     drop_last=drop_last, as_lists=not rows)
+                                     drop_last=drop_last, as_lists=not rows, shard=shard)
         if rows and not kwargs:  # nothing for a DataLoader to do (no workers, no pinning): index directly
             return _IndexedBatches(dataset, sampler)
         return DataLoader(dataset, batch_size=None, sampler=sampler, **kwargs)
@@ -566,14 +596,32 @@ class DetectorNet(NeuralNet):
         self._set_training(True)
         terms = self.train_step_terms(X, y)
         values = {name: float(value.detach()) for name, value in terms.items()}
+        if self.data_parallel:
+            values = _mean_over_processes(values)
         for name in sorted(values, key=lambda name: name == "loss"):  # the named terms first
             value = values[name]
             if not math.isfinite(value):
                 raise self.divergence_error("train_loss" if name == "loss" else name, f"became {value}")
         for name in self.loss_terms:
             self.history.record_batch(name, values[name])
+        if self.data_parallel:
+            return {"loss": torch.tensor(values["loss"])}
         return {"loss": terms["loss"].detach()}
 
+
+def _mean_over_processes(values):
+    """``{name: value}`` averaged over the processes of the :mod:`torch.distributed` group."""
+    names = sorted(values)
+    total = torch.tensor([values[name] for name in names], dtype=torch.float64)
+    if torch.distributed.get_backend() == "nccl":
+        total = total.to(torch.device("cuda", torch.cuda.current_device()))
+    torch.distributed.all_reduce(total)
+    total = total.cpu() / torch.distributed.get_world_size()
+    return dict(zip(names, total.tolist()))
+
+
+# Set by skanomaly.data_parallel while a detector fits in a process group: its nets train data-parallel.
+_DATA_PARALLEL = contextvars.ContextVar("skanomaly_data_parallel", default=False)
 
 # Parameters of every detector that set how it runs, not what it learns; they are not handed to the nets.
 _RUN_SETTINGS = frozenset({"batch_size", "contamination", "device", "image_shape", "n_threads", "random_state",
@@ -738,6 +786,9 @@ class BaseDetector(OffsetThresholdMixin, OutlierMixin, BaseEstimator, metaclass=
                        "AutoEncoderDetector, DeepSVDDDetector or MirroredAEDetector(select_best_epoch=False), which "
                        "have partial_fit")
 
+    # The rows of a partial_fit call whose scores set offset_ and training_score_range_, at most.
+    _PARTIAL_FIT_SCORED_ROWS = 10_000
+
     def _incremental_training_blocker(self):
         """Hook: why this detector, with its current parameters, has no ``partial_fit`` (None when it has one)."""
         return type(self)._no_partial_fit
@@ -758,12 +809,13 @@ class BaseDetector(OffsetThresholdMixin, OutlierMixin, BaseEstimator, metaclass=
         After each call the detector scores like a fitted one:
 
         - ``offset_`` is the ``100 * contamination`` percentile of the scores of this call's rows under the
-          updated model (rows of earlier calls are not kept); set it from a larger held-out stream with
-          :func:`skanomaly.streaming.set_offset_from_stream`;
+          updated model (rows of earlier calls are not kept; of a call with more than 10,000 rows, 10,000
+          evenly spaced rows are scored, so that the cost of a call stays that of its epoch); set it from a
+          larger held-out stream with :func:`skanomaly.streaming.set_offset_from_stream`;
         - ``support_center_`` is the running mean of every row seen by ``partial_fit``, and ``support_radius_``
           an upper bound of their largest distance from it (the triangle inequality carries the previous bound
           to the moved mean), so that no row seen in training is treated as far from the training data;
-          ``training_score_range_`` is the range of this call's scores;
+          ``training_score_range_`` is the range of the same scores as ``offset_``;
         - ``n_samples_seen_`` counts the rows of every call, ``history_`` has one row per call (its
           ``train_loss`` the mean of the call's batches), ``n_epochs_`` is the number of calls;
         - ``partial_fit_state_`` holds what the next call continues from: the optimizers' state, the shuffling
@@ -820,17 +872,20 @@ class BaseDetector(OffsetThresholdMixin, OutlierMixin, BaseEstimator, metaclass=
             if first:
                 self.device_ = resolve_device(self.device)
                 self._resolve_architecture(X)
-            net = self._train_one_epoch(X.astype(np.float32), first)
+            net = self._train_one_epoch(np.asarray(X, dtype=np.float32), first)
             self.__dict__.update(self._net_attributes(net))
             self.history_ = _history_frame(net.history)
             self.n_epochs_ = len(self.history_)
             self.partial_fit_state_ = _training_state(net)
             _prepare_for_scoring(net)
             self.net_ = net
+            scored = X
+            if X.shape[0] > self._PARTIAL_FIT_SCORED_ROWS:  # evenly spaced rows of a large call
+                scored = X[np.linspace(0, X.shape[0] - 1, self._PARTIAL_FIT_SCORED_ROWS).astype(np.intp)]
             try:
-                self._fit_score_statistics(X)
-                train_scores = self._score_samples(X)
-                variant_scores = {name: score(X) for name, score in self._score_variants().items()}
+                self._fit_score_statistics(scored)
+                train_scores = self._score_samples(scored)
+                variant_scores = {name: score(scored) for name, score in self._score_variants().items()}
             except TrainingDivergedError as error:
                 raise self._scores_diverged(str(error)) from error
             if not np.all(np.isfinite(train_scores)):
@@ -993,6 +1048,8 @@ class BaseDetector(OffsetThresholdMixin, OutlierMixin, BaseEstimator, metaclass=
             "iterator_train__shuffle": True,
             "iterator_train__generator": torch.Generator().manual_seed(seed),
         }
+        if _DATA_PARALLEL.get():
+            kwargs["data_parallel"] = True
         kwargs.update(overrides)
         return kwargs
 
@@ -1291,6 +1348,8 @@ def _prepare_for_scoring(net):
     such as spectral norm are baked into plain weights (torch cannot pickle parametrized modules); float64 makes
     scores identical whatever the batch size (float32 matrix products differ between batch shapes).
     """
+    if isinstance(net.module_, torch.nn.parallel.DistributedDataParallel):
+        net.module_ = net.module_.module
     net.trim_for_prediction()
     for name in net._modules:
         freeze_parametrizations(getattr(net, name + "_")).double().eval()

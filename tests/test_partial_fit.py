@@ -237,3 +237,15 @@ def test_images_keep_their_shape_across_calls():
     assert detector.image_shape_ == (1, 8, 8) and detector.n_epochs_ == 2
     with pytest.raises(ValueError, match="images of shape"):
         detector.partial_fit(rng.rand(20, 4, 4, 4))
+
+
+def test_the_offset_of_a_large_call_comes_from_evenly_spaced_rows(monkeypatch):
+    monkeypatch.setattr(AutoEncoderDetector, "_PARTIAL_FIT_SCORED_ROWS", 40)
+    detector = TINY["autoencoder"](random_state=0).partial_fit(CHUNKS[0]).partial_fit(CHUNKS[2])
+    scored = CHUNKS[2][np.linspace(0, len(CHUNKS[2]) - 1, 40).astype(int)]
+    assert len(np.unique(scored, axis=0)) == 40
+    scores = detector.score_samples(scored)
+    assert detector.offset_ == pytest.approx(np.percentile(scores, 10.0), rel=1e-12)
+    assert detector.training_score_range_["score_samples"] == pytest.approx((scores.min(), scores.max()), rel=1e-12)
+    seen = np.vstack([CHUNKS[0], CHUNKS[2]])  # the support still covers every row
+    assert detector.support_radius_ >= np.linalg.norm(seen - detector.support_center_, axis=1).max()
