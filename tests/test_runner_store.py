@@ -362,3 +362,28 @@ def test_exports_that_cannot_be_written_exit_74_and_keep_the_stored_runs(tmp_pat
     monkeypatch.undo()
     assert main(["report", str(tmp_path)]) == 0
     assert len(read_results(tmp_path)) == 1
+
+
+def test_rows_record_the_false_alarm_rate_at_a_5_percent_target(tmp_path):
+    from sklearn.ensemble import IsolationForest
+    from sklearn.preprocessing import MinMaxScaler
+
+    from skanomaly.calibration import CalibratedDetector
+    from skanomaly.datasets import load_thyroid
+    from skanomaly.model_selection import novelty_train_test_split
+
+    calibrated = DetectorSpec("Calibrated", lambda dataset, seed, **over: CalibratedDetector(
+        IsolationForest(random_state=seed), random_state=seed))
+    rows = run_benchmark([calibrated], "thyroid", seeds=[0], output_dir=tmp_path, verbose=0).set_index("detector")
+    # recomputed by hand on the runner's split: the share of normal test rows flagged
+    X, y = load_thyroid(return_X_y=True)
+    X_train, X_test, _, y_test = novelty_train_test_split(X, y, random_state=0)
+    scaler = MinMaxScaler().fit(X_train)
+    reference = IsolationForest(random_state=0).fit(scaler.transform(X_train))
+    threshold = np.percentile(reference.score_samples(scaler.transform(X_train)), 5)
+    expected = np.mean(reference.score_samples(scaler.transform(X_test))[y_test == 0] < threshold)
+    assert rows.loc["IsolationForest", "false_alarm_rate_at_5pct"] == pytest.approx(expected)
+    model = CalibratedDetector(IsolationForest(random_state=0), random_state=0).fit(scaler.transform(X_train))
+    expected = np.mean(model.p_values(scaler.transform(X_test))[y_test == 0] <= 0.05)
+    assert rows.loc["Calibrated", "false_alarm_rate_at_5pct"] == pytest.approx(expected)
+    assert "false_alarm_rate_at_5pct" in read_results(tmp_path).columns

@@ -39,10 +39,13 @@ METRIC_COLUMNS = ["roc_auc", "average_precision", "precision_at_k", "recall_at_k
 
 #: Columns of ``results.csv``, in order. ``params``: the parameters of the model that scored (for a
 #: hyperparameter search, the candidate it chose); ``run_params``: the parameters the run was built with, part
-#: of the run key, left empty when they equal ``params``.
+#: of the run key, left empty when they equal ``params``. ``false_alarm_rate_at_5pct``: the share of the normal
+#: test rows flagged when a 5 % false-alarm rate is asked for: ``p_values <= 0.05`` for a calibrated detector
+#: (:class:`~skanomaly.calibration.CalibratedDetector`), else a score below the 5th percentile of the training
+#: rows' scores (what ``predict`` does with ``contamination=0.05``).
 RESULT_COLUMNS = KEY_COLUMNS + [
     "status", "error",
-    *METRIC_COLUMNS, "k",
+    *METRIC_COLUMNS, "k", "false_alarm_rate_at_5pct",
     "n_train", "n_test", "test_anomaly_ratio",
     "fit_seconds", "score_seconds",
     "split_hash", "scaler", "params", "run_params",
@@ -50,7 +53,8 @@ RESULT_COLUMNS = KEY_COLUMNS + [
     "timestamp",
 ]
 
-_FLOAT_COLUMNS = METRIC_COLUMNS + ["k", "test_anomaly_ratio", "fit_seconds", "score_seconds"]
+_FLOAT_COLUMNS = METRIC_COLUMNS + ["k", "false_alarm_rate_at_5pct", "test_anomaly_ratio", "fit_seconds",
+                                   "score_seconds"]
 _INT_COLUMNS = ["n_train", "n_test", "torch_threads"]
 _TEXT_COLUMNS = ["error", "params", "run_params", "scaler", "split_hash", "device"]
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")

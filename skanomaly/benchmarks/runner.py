@@ -353,6 +353,30 @@ def _evaluate(row, split, score_samples):
     row["status"] = "ok"
 
 
+#: The false-alarm rate asked for in the ``false_alarm_rate_at_5pct`` column.
+FALSE_ALARM_TARGET = 0.05
+
+
+def _false_alarm_rate(estimator, split, score_samples):
+    """Share of the normal test rows flagged when a :data:`FALSE_ALARM_TARGET` false-alarm rate is asked for.
+
+    A detector with conformal p-values (:class:`~skanomaly.calibration.CalibratedDetector`) flags ``p <= 0.05``;
+    any other flags the rows scoring below the 5th percentile of its training rows' scores, as ``predict`` does
+    with ``contamination=0.05``. NaN when the test part has no normal row.
+    """
+    normal = np.asarray(split.y_test) == 0
+    if not normal.any():
+        return np.nan
+    fitted = _fitted_detector(estimator)
+    if hasattr(fitted, "p_values"):
+        X_test = estimator[:-1].transform(split.X_test) if _is_pipeline(estimator) else split.X_test
+        flagged = fitted.p_values(X_test) <= FALSE_ALARM_TARGET
+    else:
+        threshold = np.percentile(estimator.score_samples(split.X_train), 100 * FALSE_ALARM_TARGET)
+        flagged = np.asarray(score_samples) < threshold
+    return float(np.mean(flagged[normal]))
+
+
 def _fit_and_score(estimator, split, row):
     """Fit, score and evaluate; failures become the row's error (a ``KeyboardInterrupt`` passes through)."""
     variants = {}
@@ -380,13 +404,19 @@ def _fit_and_score(estimator, split, row):
         row["error"] = _message(exc)
     if row["status"] == "ok":
         try:
+            row["false_alarm_rate_at_5pct"] = _false_alarm_rate(estimator, split, score_samples)
+        except Exception as exc:  # noqa: BLE001 - the detector's own metrics stay valid
+            row["error"] = f"false-alarm rate failed: {_message(exc)}"[:500]
+    if row["status"] == "ok":
+        try:
             variants = _ablation_scores(estimator, split.X_test)
         except Exception as exc:  # noqa: BLE001 - the detector's own row stays valid
             row["error"] = f"ablation scores failed: {_message(exc)}"[:500]
     row["timestamp"] = _timestamp()
     rows = [row]
     for name, scores in variants.items():
-        variant = {key: value for key, value in row.items() if key not in METRIC_COLUMNS}
+        variant = {key: value for key, value in row.items()
+                   if key not in METRIC_COLUMNS and key != "false_alarm_rate_at_5pct"}
         variant.update(detector=f"{row['detector']}[{name}]", status="error", error="", score_seconds=np.nan,
                        params=_variant_params(row.get("params"), name), run_params="")
         try:
