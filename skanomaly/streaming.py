@@ -10,6 +10,9 @@ Training on such data goes through ``partial_fit`` (:class:`~skanomaly.detectors
   resident).
 - :func:`set_offset_from_stream` sets ``offset_``, the threshold of ``predict``, to the ``contamination``
   quantile of the scores of a held-out stream of normal rows, in memory bounded by ``max_scores``.
+- :func:`calibrate_from_stream` calibrates a fitted detector on such a stream: a
+  :class:`~skanomaly.calibration.CalibratedDetector` whose p-values compare with the stream's scores (all of them,
+  or a uniform random sample of ``max_scores``).
 """
 
 import os
@@ -19,7 +22,7 @@ import numpy as np
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-__all__ = ["iter_chunks", "set_offset_from_stream"]
+__all__ = ["calibrate_from_stream", "iter_chunks", "set_offset_from_stream"]
 
 
 def iter_chunks(source, chunk_rows=65536, *, columns=None):
@@ -132,6 +135,21 @@ class _ScoreSample:
         self.seen += scores.size
 
 
+def _check_max_scores(max_scores):
+    if not isinstance(max_scores, Integral) or isinstance(max_scores, bool) or max_scores < 1:
+        raise ValueError(f"max_scores must be a positive int, got {max_scores!r}.")
+
+
+def _stream_scores(estimator, chunks, max_scores, random_state):
+    """The scores of every row of ``chunks`` (or a uniform sample of ``max_scores``) and the number of rows."""
+    sample = _ScoreSample(int(max_scores), random_state)
+    for chunk in chunks:
+        sample.add(estimator.score_samples(chunk))
+    if sample.seen == 0:
+        raise ValueError("The stream held no row: at least one chunk of rows is needed.")
+    return sample.values, sample.seen
+
+
 def set_offset_from_stream(estimator, chunks, *, contamination=None, max_scores=1_000_000, random_state=0):
     """Set ``offset_`` from the scores of a held-out stream of normal rows.
 
@@ -174,19 +192,75 @@ def set_offset_from_stream(estimator, chunks, *, contamination=None, max_scores=
     """
     detector = _last_step(estimator)
     check_is_fitted(detector)
+    if hasattr(detector, "calibration_scores_"):
+        raise TypeError("A calibrated detector's offset_ is a level of its calibrated scores, set by its "
+                        "false_alarm_rate; calibrate the detector it wraps with calibrate_from_stream instead.")
     if contamination is None:
         contamination = getattr(detector, "contamination", None)
     if not isinstance(contamination, Real) or isinstance(contamination, bool) or not 0 < contamination <= 0.5:
         raise ValueError(f"contamination must be a float in (0, 0.5], got {contamination!r}.")
-    if not isinstance(max_scores, Integral) or isinstance(max_scores, bool) or max_scores < 1:
-        raise ValueError(f"max_scores must be a positive int, got {max_scores!r}.")
-    if hasattr(detector, "calibration_scores_"):
-        raise TypeError("A calibrated detector's offset_ is a false-alarm level, not a score; recalibrate it "
-                        "instead of setting its offset_ from scores.")
-    sample = _ScoreSample(int(max_scores), random_state)
-    for chunk in chunks:
-        sample.add(estimator.score_samples(chunk))
-    if sample.seen == 0:
-        raise ValueError("The stream held no row: set_offset_from_stream needs at least one chunk of rows.")
-    detector.offset_ = float(np.percentile(sample.values, 100.0 * contamination))
+    _check_max_scores(max_scores)
+    scores, _ = _stream_scores(estimator, chunks, max_scores, random_state)
+    detector.offset_ = float(np.percentile(scores, 100.0 * contamination))
     return estimator
+
+
+def calibrate_from_stream(estimator, chunks, *, false_alarm_rate=0.05, max_scores=1_000_000, random_state=0):
+    """Calibrate a fitted detector on a held-out stream of normal rows: conformal p-values in bounded memory.
+
+    The result is the :class:`~skanomaly.calibration.CalibratedDetector` that
+    ``CalibratedDetector(FrozenEstimator(estimator), method="split", false_alarm_rate=...).fit(X)`` gives for
+    the rows ``X`` of the stream, without holding the rows: each chunk is scored and only its scores are kept.
+    With more than ``max_scores`` rows, a uniform random sample of ``max_scores`` of the scores calibrates
+    (reservoir sampling); the rows behind it are a uniform random sample of the stream, so the guarantee of
+    split conformal calibration holds with ``n = max_scores``: for a new normal row exchangeable with the
+    stream's, ``P(p <= alpha) <= alpha``. The stream must not hold rows the detector was trained on.
+
+    Parameters
+    ----------
+    estimator : fitted detector or Pipeline ending in one
+        Anything with ``score_samples`` (higher = more normal), e.g. a detector trained with ``partial_fit``.
+    chunks : iterable of array-like
+        The held-out normal rows, a chunk at a time (e.g. :func:`iter_chunks`).
+    false_alarm_rate : float in (0, 1), default=0.05
+        The calibrated detector's ``false_alarm_rate``: ``predict`` flags rows with p-values at most it.
+    max_scores : int, default=1_000_000
+        Calibration scores kept (8 bytes each).
+    random_state : int, RandomState instance or None, default=0
+        Seeds the sample of scores once the stream is longer than ``max_scores``.
+
+    Returns
+    -------
+    calibrated : CalibratedDetector
+        Fitted: ``estimators_`` holds ``FrozenEstimator(estimator)``, ``calibration_scores_`` the stream's sorted
+        scores (or their sample), ``n_calibration_`` their number.
+
+    Raises
+    ------
+    ValueError
+        If the stream holds no row, a score is not finite, ``false_alarm_rate`` is below the smallest p-value
+        ``1 / (n + 1)``, or a chunk is not valid input for the estimator.
+    """
+    from sklearn.frozen import FrozenEstimator
+
+    from .calibration import CalibratedDetector
+
+    check_is_fitted(estimator)
+    _check_max_scores(max_scores)
+    calibrated = CalibratedDetector(FrozenEstimator(estimator), method="split", false_alarm_rate=false_alarm_rate,
+                                    random_state=random_state)
+    calibrated._validate_params()
+    scores, _ = _stream_scores(estimator, chunks, max_scores, random_state)
+    if not np.all(np.isfinite(scores)):
+        raise ValueError(f"{type(estimator).__name__} gave {int(np.sum(~np.isfinite(scores)))} non-finite "
+                         "calibration score(s).")
+    calibrated._check_reachable(scores.shape[0])
+    calibrated.estimators_ = [calibrated.estimator]
+    calibrated.calibration_scores_ = np.sort(scores)
+    calibrated.calibration_folds_ = np.zeros(scores.shape[0], dtype=np.int64)
+    calibrated.n_calibration_ = int(scores.shape[0])
+    calibrated.offset_ = calibrated._threshold_count() / (calibrated.n_calibration_ + 1)
+    for name in ("n_features_in_", "feature_names_in_"):  # as CalibratedDetector.fit records them
+        if hasattr(estimator, name):
+            setattr(calibrated, name, getattr(estimator, name))
+    return calibrated

@@ -98,3 +98,29 @@ def test_bad_streams_and_settings_are_refused():
     with pytest.raises(ValueError, match="NaN"):
         set_offset_from_stream(detector, [X[:10], np.full((3, 4), np.nan)])
     assert detector.offset_ == offset  # nothing was set by the failed calls
+
+
+def test_calibrating_on_a_stream_equals_calibrating_on_its_rows_in_memory():
+    from sklearn.frozen import FrozenEstimator
+
+    from skanomaly.calibration import CalibratedDetector
+    from skanomaly.streaming import calibrate_from_stream
+
+    detector = AutoEncoderDetector(max_epochs=2, hidden_layer_sizes=(4,), random_state=0).fit(X[:300])
+    held_out, new = X[300:800], np.vstack([X[800:], RNG.rand(20, 4).astype(np.float32) * 3])
+    streamed = calibrate_from_stream(detector, iter_chunks(held_out, chunk_rows=128), false_alarm_rate=0.1)
+    in_memory = CalibratedDetector(FrozenEstimator(detector), false_alarm_rate=0.1).fit(held_out)
+    for name in ("calibration_scores_", "calibration_folds_", "n_calibration_", "offset_", "n_features_in_"):
+        np.testing.assert_array_equal(getattr(streamed, name), getattr(in_memory, name), err_msg=name)
+    for method in ("p_values", "score_samples", "predict"):
+        np.testing.assert_array_equal(getattr(streamed, method)(new), getattr(in_memory, method)(new))
+    # A sample of the stream's scores calibrates with n = max_scores.
+    sampled = calibrate_from_stream(detector, iter_chunks(held_out, chunk_rows=128), false_alarm_rate=0.1,
+                                    max_scores=99)
+    assert sampled.n_calibration_ == 99 and sampled.offset_ == 10 / 100
+    assert set(sampled.calibration_scores_) <= set(in_memory.calibration_scores_)
+    assert np.all(np.diff(sampled.calibration_scores_) >= 0)
+    with pytest.raises(ValueError, match="false_alarm_rate=0.001 is below the smallest p-value"):
+        calibrate_from_stream(detector, [held_out[:50]], false_alarm_rate=0.001)
+    with pytest.raises(TypeError, match="calibrate_from_stream"):
+        set_offset_from_stream(streamed, [held_out])
