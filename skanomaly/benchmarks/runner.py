@@ -904,6 +904,44 @@ def _dask_client(scheduler):
         client.close()
 
 
+def _scatter(client, split, delays=(0.5, 1, 2, 4, 8, 16)):
+    """Send ``split`` to one worker of the cluster and return its future.
+
+    The scheduler picks the worker from those it knows; one that has just died (as when a node with several
+    workers is lost) is still listed for a moment, and sending to it fails with a closed connection. The split
+    is then sent again after each of ``delays`` (seconds), by which time the scheduler has dropped the dead
+    worker.
+    """
+    for delay in (*delays, None):
+        try:
+            return client.scatter(split, hash=False)
+        except OSError:  # CommClosedError: the chosen worker is gone
+            if delay is None:
+                raise
+            time.sleep(delay)
+
+
+def _dask_outcome(future):
+    """``(rows, None)`` of a task whose result reached this process, else ``(None, reason)``.
+
+    A task fails when its worker dies while running it (``KilledWorker``) or when it is cancelled. A task that
+    finished can still lose its result: the result stays on the worker that computed it until this process
+    fetches it, and a worker that dies before that takes it along. The scheduler then computes the task again
+    if it can (``result`` waits for that), or cancels it when the split it needs was lost too. The status that
+    ``as_completed`` saw may be stale by then, so the result is asked for whatever the status said, and any
+    failure to get it counts as a failed attempt of the run.
+    """
+    import asyncio
+    from concurrent.futures import CancelledError
+
+    try:
+        return future.result(), None
+    except (CancelledError, asyncio.CancelledError) as exc:
+        return None, f"its result or its split was lost with a worker that died ({_message(exc)})"
+    except Exception as exc:  # noqa: BLE001 - KilledWorker, or whatever else ended the task
+        return None, _message(exc)
+
+
 def _execute_dask(planner, collector, scheduler, n_threads, verbose):
     from distributed import as_completed
 
@@ -932,28 +970,24 @@ def _execute_dask(planner, collector, scheduler, n_threads, verbose):
                     continue
                 if task.split_id not in scattered:
                     scattered.clear()  # futures of running tasks keep their split alive on the cluster
-                    scattered[task.split_id] = client.scatter(split, hash=False)
+                    scattered[task.split_id] = _scatter(client, split)
                 submit(task, split, scattered[task.split_id], 0)
 
         try:
             refill()
             for future in running:
                 task, split, attempt = pending.pop(future)
-                if future.status == "finished":
-                    rows = future.result()
-                else:
-                    exc = future.exception() if future.status == "error" else None
-                    reason = _message(exc) if exc is not None else f"the task was {future.status}"
-                    future.release()
+                rows, reason = _dask_outcome(future)
+                future.release()
+                if rows is None:
                     if attempt == 0:
                         if verbose >= 1:
                             _write_line(f"{_PREFIX} {_where(task.meta)}: {reason}; retrying once")
                         # The split may have been lost with the worker that held it: send it again.
-                        submit(task, split, client.scatter(split, hash=False), 1)
+                        submit(task, split, _scatter(client, split), 1)
                         continue
                     rows = [{**task.meta, "status": "error", "timestamp": _timestamp(),
                              "error": f"the run failed twice on the cluster: {reason}"}]
-                future.release()
                 collector.finished(task, rows)
                 refill()
         except BaseException:
@@ -1015,7 +1049,8 @@ def run_benchmark(detectors, datasets, *, protocol="novelty", seeds=(0, 1, 2, 3,
         Run each run as a task on a ``dask.distributed`` cluster: the scheduler's address
         (``"tcp://host:8786"``), or ``"local"`` for a ``LocalCluster`` with one single-threaded worker process
         per core. Needs the optional dependency ``dask[distributed]``. Each split is sent to the cluster once;
-        a run whose worker dies is submitted once more, then stored as an error row.
+        a run whose worker dies, or whose finished result dies with its worker before it reaches this process,
+        is submitted once more, then stored as an error row.
     rerun : bool, default=False
         Run every run, also those stored with ``status="ok"`` (their rows are replaced).
 
