@@ -166,9 +166,14 @@ class DeepSVDDDetector(BaseDetector):
     image_shape_ : tuple of int or None
         Image shape used (``None`` for tabular data).
     n_features_in_ : int
-        Number of features seen during :meth:`fit`.
+        Number of features seen during :meth:`fit` (or the first :meth:`partial_fit`).
     feature_names_in_ : ndarray of str
         Column names, when ``X`` was a DataFrame with string columns.
+    n_samples_seen_ : int
+        Rows seen by :meth:`partial_fit` (after :meth:`partial_fit` only).
+    partial_fit_state_ : dict
+        What the next :meth:`partial_fit` continues from: optimizer state, random states, the divergence guard's
+        references (after :meth:`partial_fit` only).
 
     See Also
     --------
