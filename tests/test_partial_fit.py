@@ -249,3 +249,14 @@ def test_the_offset_of_a_large_call_comes_from_evenly_spaced_rows(monkeypatch):
     assert detector.training_score_range_["score_samples"] == pytest.approx((scores.min(), scores.max()), rel=1e-12)
     seen = np.vstack([CHUNKS[0], CHUNKS[2]])  # the support still covers every row
     assert detector.support_radius_ >= np.linalg.norm(seen - detector.support_center_, axis=1).max()
+
+
+@pytest.mark.parametrize("check", ["check_estimators_partial_fit_n_features", "check_n_features_in_after_fitting",
+                                   "check_fit_score_takes_y", "check_dataframe_column_names_consistency"])
+def test_scikit_learns_partial_fit_checks_pass_for_the_mirrored_ae_without_epoch_selection(check):
+    # tests/test_common.py runs every check on the autoencoder and Deep SVDD; the Mirrored AE's default there
+    # (select_best_epoch=True) has no partial_fit.
+    from sklearn.utils import estimator_checks
+
+    detector = TINY["mirrored_ae"](max_epochs=1)
+    getattr(estimator_checks, check)(type(detector).__name__, detector)
