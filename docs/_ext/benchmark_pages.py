@@ -256,12 +256,26 @@ def build_folder(folder, output=OUTPUT):
     return True
 
 
+def _draw_study_figures(output=OUTPUT):
+    """Figures of the studies that are not runner protocols: every ``docs/benchmarks/<folder>/summarize.py`` with a
+    ``draw(output_folder)`` function draws into ``docs/generated/benchmarks/<folder>/``."""
+    import importlib.util
+
+    for script in sorted((DOCS / "benchmarks").glob("*/summarize.py")):
+        spec = importlib.util.spec_from_file_location(f"_summarize_{script.parent.name}", script)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        if hasattr(module, "draw"):
+            module.draw(Path(output) / script.parent.name)
+
+
 def _build_all(app):
     for folder in FOLDERS:
         built = build_folder(folder)
         figure = OUTPUT / folder / "figure.png"
         if not built and figure.exists():
             figure.unlink()
+    _draw_study_figures()
 
 
 def setup(app):
