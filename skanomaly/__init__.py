@@ -24,6 +24,7 @@ _LAZY_NAMES = {
     "ScoreCombinationDetector": "skanomaly.ensemble",
     "SeedEnsembleDetector": "skanomaly.ensemble",
     "TrainingDivergedError": "skanomaly.exceptions",
+    "explain": "skanomaly.explanations",
     "recommended_detector": "skanomaly.recommend",
 }
 

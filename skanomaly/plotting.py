@@ -1,4 +1,5 @@
-"""Plots for anomaly detection: scores, ROC and precision-recall curves, training history, samples, images.
+"""Plots for anomaly detection: scores, ROC and precision-recall curves, training history, samples, images,
+explanations.
 
 Needs matplotlib (``pip install "skanomaly[plot]"``), which is imported only when a function is called. Every
 function draws on the ``ax`` it is given (a new figure when ``None``) and returns what it drew on.
@@ -23,6 +24,8 @@ __all__ = [
     "plot_boundary_samples_2d",
     "plot_image_grid",
     "plot_reconstructions",
+    "plot_contributions",
+    "plot_contribution_map",
     "save_example_figures",
 ]
 
@@ -447,6 +450,76 @@ def plot_reconstructions(images, reconstructions, *, image_shape=None, anomaly_s
     axes[1, 0].text(-0.1, 0.5, "reconstruction", transform=axes[1, 0].transAxes, rotation=90, ha="right",
                     va="center")
     return axes
+
+
+def plot_contributions(explanation, row=0, *, n_features=10, ax=None):
+    """Bar chart of the features that contribute most to one row's anomaly score.
+
+    Parameters
+    ----------
+    explanation : Bunch
+        What :func:`skanomaly.explanations.explain` returns.
+    row : int, default=0
+        Which explained row to draw.
+    n_features : int, default=10
+        The features with the largest absolute contributions are drawn, the largest on top; red bars make the row
+        more anomalous, blue ones more normal.
+    ax : matplotlib Axes or None, default=None
+        Axes to draw on; a new figure when ``None``.
+
+    Returns
+    -------
+    ax : matplotlib Axes
+    """
+    contributions = np.asarray(explanation["contributions"], dtype=float)
+    if contributions.ndim != 2 or not -contributions.shape[0] <= row < contributions.shape[0]:
+        raise ValueError(f"row={row} is not a row of the {contributions.shape[0]} explained rows.")
+    values = contributions[row]
+    names = np.asarray(explanation["feature_names"], dtype=object)
+    order = np.argsort(-np.abs(values), kind="stable")[:max(1, int(n_features))][::-1]
+    ax = _axes(ax)
+    ax.barh(np.arange(len(order)), values[order], color=np.where(values[order] > 0, "tab:red", "tab:blue"))
+    ax.set_yticks(np.arange(len(order)), [str(name) for name in names[order]])
+    ax.axvline(0.0, color="black", linewidth=0.8)
+    score, base = explanation["anomaly_scores"][row], explanation["baseline_scores"][row]
+    ax.set_xlabel("contribution to the anomaly score")
+    ax.set_title(f"anomaly score {score:.3g} (reference {base:.3g}), {explanation['method']}", fontsize=9)
+    return ax
+
+
+def plot_contribution_map(image, contributions, *, image_shape=None, ax=None, alpha=0.6):
+    """One image with its per-pixel contributions to the anomaly score laid over it.
+
+    Parameters
+    ----------
+    image : array-like of shape (C*H*W,), (H, W) or (C, H, W)
+        The explained image.
+    contributions : array-like of the same number of values
+        Its contributions (a row of ``explain(...)["contributions"]``); colour channels are summed per pixel.
+    image_shape : tuple of int or None, default=None
+        ``(C, H, W)`` for flat rows (``explain(...)["image_shape"]``).
+    ax : matplotlib Axes or None, default=None
+        Axes to draw on; a new figure when ``None``.
+    alpha : float, default=0.6
+        Opacity of the map; red pixels make the image more anomalous, blue ones more normal, on a colour scale
+        symmetric about 0.
+
+    Returns
+    -------
+    ax : matplotlib Axes
+    """
+    picture = _as_images(np.asarray(image, dtype=float).reshape(1, -1) if np.ndim(image) == 1
+                         else np.asarray(image, dtype=float)[None], image_shape)[0]
+    values = np.asarray(contributions, dtype=float).reshape(-1)
+    if values.size != picture.size:
+        raise ValueError(f"contributions has {values.size} values; the image has {picture.size}.")
+    heat = values.reshape(picture.shape).sum(axis=0)
+    ax = _axes(ax)
+    _show(ax, _tile(picture[None], 1))
+    limit = float(np.max(np.abs(heat))) or 1.0
+    overlay = ax.imshow(heat, cmap="RdBu_r", vmin=-limit, vmax=limit, alpha=alpha)
+    ax.figure.colorbar(overlay, ax=ax, fraction=0.046, label="contribution")
+    return ax
 
 
 EXAMPLES_OUTPUT = "SKANOMALY_EXAMPLES_OUTPUT"

@@ -1,0 +1,613 @@
+"""Why is this row anomalous: per-feature contributions to the anomaly score of any outlier detector.
+
+:func:`explain` splits the anomaly score of each row, ``-score_samples(X)`` (higher = more anomalous), into one
+contribution per input feature, for this library's detectors and for any scikit-learn outlier detector with
+``score_samples``. The convention is the same for every method: a positive contribution makes the row more
+anomalous, and the contributions add up to the anomaly score::
+
+    anomaly_scores == base_values + values.sum(axis=1) + beyond_training + delta
+
+where ``base_values`` is the anomaly score of the reference the row is compared with (0 for a reconstruction
+error), ``beyond_training`` the part the far-row guard of the networks adds (below) and ``delta`` what the method
+leaves unexplained (a rounding error for the exact methods, the integration error of integrated gradients, the
+interactions occlusion misses).
+
+Methods (``method=``):
+
+``"reconstruction"``
+    :class:`~skanomaly.detectors.AutoEncoderDetector`, whose anomaly score is the mean squared reconstruction
+    error: feature ``j`` contributes ``(G(E(x))_j - x_j)**2 / n_features`` (base 0). Exact, and costs one
+    forward pass per row, the cost of scoring.
+``"integrated_gradients"``
+    Detectors whose score is a differentiable function of the input (AMA, Mirrored AE, Deep SVDD, OMASGAN, and
+    any :class:`~skanomaly.base.BaseDetector` scored by its net's ``anomaly_score``): the integral of the score's
+    gradient along the straight line from a reference row to the row (Sundararajan et al., ICML 2017),
+    by ``n_steps``-point Gauss-Legendre quadrature. The contributions add up to the score difference to the
+    reference up to the quadrature error, returned in ``delta``. ``n_steps`` forward and backward passes per row
+    and reference row.
+``"shapley_sampling"``
+    Any detector, as a black box: Shapley values of the anomaly score in the game where a feature missing from
+    a coalition takes the values of the reference rows (averaged over them), estimated from ``n_permutations``
+    random feature orders per row, each also walked in reverse (antithetic sampling). The contributions add up
+    to the score difference to the references exactly, whatever the number of permutations; the estimate of each
+    contribution has a sampling error that falls as ``1 / sqrt(n_permutations)``. It evaluates the detector on
+    ``n_permutations * (2 * n_features - 2) * n_references + 1`` rows per row.
+``"occlusion"``
+    Any detector, as a black box: feature ``j`` contributes ``f(x) - mean_r f(x with x_j = r_j)`` over the
+    reference rows ``r``. ``n_features * n_references + 1`` evaluations per row; deterministic, but the
+    contributions do not add up to the score (``delta`` holds the difference).
+
+``method="auto"`` takes the reconstruction decomposition for autoencoders, integrated gradients for the other
+networks and Shapley sampling for any other detector. Meta-estimators are looked through:
+
+- a :class:`~sklearn.pipeline.Pipeline` whose transformers each act on one column at a time (the scalers
+  ``MinMaxScaler``, ``StandardScaler``, ``RobustScaler``, ``MaxAbsScaler``, ``QuantileTransformer`` and
+  ``PowerTransformer``, or ``"passthrough"``) is explained through its last step, and transformed column ``j``
+  is input column ``j``, so contributions are those of the input features; with any other transformer the
+  whole pipeline is explained as a black box (Shapley sampling or occlusion, in the input features);
+- :class:`~skanomaly.ensemble.ScoreCombinationDetector` with standardised scores and a (weighted) mean, and
+  :class:`~skanomaly.ensemble.SeedEnsembleDetector` with the mean, are linear in their members' scores: each
+  member is explained with its own method and the contributions are combined with the same weights
+  (``method`` then reads ``"weighted_sum[...]"``); other combinations are explained as black boxes;
+- :class:`~skanomaly.calibration.CalibratedDetector` is explained through its models: its calibrated score is a
+  step function of theirs, flat between calibration scores, so the explained quantity (``anomaly_scores``) is the
+  mean of its models' anomaly scores, whatever the method;
+- :class:`~sklearn.frozen.FrozenEstimator` is explained through the estimator it holds.
+
+**Reference rows** (``baseline``). Integrated gradients, Shapley sampling and occlusion compare each row with
+reference rows: ``baseline=None`` takes the mean of the training rows, which every skanomaly detector keeps
+(``support_center_``); other detectors need ``baseline``, a few normal rows (or their mean) in the estimator's
+input features. The contributions are averaged over the reference rows, and the cost grows with their number.
+
+**Rows far outside the training data.** A :class:`~skanomaly.base.BaseDetector` caps the normality score of rows
+farther than twice the training radius from the training mean, so that they never look normal. The reconstruction
+and gradient methods explain the networks' uncapped score; the amount the cap adds to the anomaly score is
+returned in ``beyond_training`` (0 for every other row), so that the parts still add up to ``-score_samples``.
+The black-box methods explain ``score_samples`` as it is, cap included (``beyond_training`` is 0).
+"""
+
+import math
+from numbers import Integral
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.frozen import FrozenEstimator
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import (
+    MaxAbsScaler,
+    MinMaxScaler,
+    PowerTransformer,
+    QuantileTransformer,
+    RobustScaler,
+    StandardScaler,
+)
+from sklearn.utils import Bunch, check_random_state, gen_batches
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from .base import BaseDetector
+from .calibration import CalibratedDetector
+from .detectors.ama import AMADetector
+from .detectors.autoencoder import AutoEncoderDetector
+from .detectors.omasgan import OMASGANDetector
+from .ensemble import ScoreCombinationDetector, SeedEnsembleDetector
+from .nn import frozen
+from .utils import torch_threads
+
+__all__ = ["EXPLANATION_METHODS", "explain"]
+
+#: The attribution methods of :func:`explain` (``"auto"`` chooses one per detector).
+EXPLANATION_METHODS = ("reconstruction", "integrated_gradients", "shapley_sampling", "occlusion")
+_NETWORK_METHODS = ("reconstruction", "integrated_gradients")
+_BLACK_BOX_METHODS = ("shapley_sampling", "occlusion")
+
+# Transformers whose output column j is a function of input column j alone.
+_COLUMNWISE_TRANSFORMERS = (MaxAbsScaler, MinMaxScaler, PowerTransformer, QuantileTransformer, RobustScaler,
+                            StandardScaler)
+
+# Values per detector call of the black-box methods (rows times features): 4 Mi float64 values, 32 MiB.
+_MAX_EVALUATION_VALUES = 1 << 22
+# Rows per forward/backward pass of integrated gradients.
+_GRADIENT_BATCH_ROWS = 512
+
+
+def explain(estimator, X, *, method="auto", baseline=None, n_steps=64, n_permutations=8, random_state=None):
+    """Per-feature contributions to the anomaly score ``-score_samples(X)`` of each row.
+
+    See the module documentation (and the *Explanations* page of the documentation) for the methods, what
+    they cost and how they are checked.
+
+    Parameters
+    ----------
+    estimator : fitted outlier detector
+        A skanomaly detector, any estimator with ``score_samples`` (higher = more normal), a ``Pipeline``
+        ending in one, a :class:`~skanomaly.ensemble.ScoreCombinationDetector` (e.g.
+        :func:`~skanomaly.recommended_detector`) or a :class:`~skanomaly.ensemble.SeedEnsembleDetector`.
+    X : array-like of shape (n_samples, n_features), or images
+        Rows to explain, as ``estimator`` takes them (a DataFrame with the training columns when it was fitted
+        on one). 3-D or 4-D image arrays are flattened to rows.
+    method : {"auto", "reconstruction", "integrated_gradients", "shapley_sampling", "occlusion"}, default="auto"
+        Attribution method; ``"auto"``: ``"reconstruction"`` for :class:`~skanomaly.detectors.AutoEncoderDetector`,
+        ``"integrated_gradients"`` for the other networks, ``"shapley_sampling"`` otherwise.
+    baseline : array-like of shape (n_features,) or (n_references, n_features), or None, default=None
+        Reference rows in the estimator's input features (normal rows, or their mean). ``None``: the mean of
+        the training rows, for skanomaly detectors; other detectors need reference rows. Not used by
+        ``"reconstruction"``. Every reference row is used: the cost grows with their number.
+    n_steps : int, default=64
+        Integrated gradients: quadrature points per row and reference row (one forward and one backward pass
+        each).
+    n_permutations : int, default=8
+        Shapley sampling: random feature orders per row, each walked forward and in reverse.
+    random_state : int, RandomState instance or None, default=None
+        Shapley sampling: seeds the feature orders. Row ``i``'s orders depend on the seed and on ``i`` only,
+        not on how many rows are explained with it.
+
+    Returns
+    -------
+    explanation : sklearn.utils.Bunch
+        values : ndarray of shape (n_samples, n_features), float64
+            Contribution of each input feature to the anomaly score of each row (positive: more anomalous).
+        base_values : ndarray of shape (n_samples,), float64
+            Anomaly score of the reference (mean over the reference rows; 0 for ``"reconstruction"``).
+        anomaly_scores : ndarray of shape (n_samples,), float64
+            ``-estimator.score_samples(X)``, the explained quantity (for a
+            :class:`~skanomaly.calibration.CalibratedDetector`, the mean anomaly score of its models).
+        beyond_training : ndarray of shape (n_samples,), float64
+            What the far-row guard adds to the anomaly score of rows far outside the training data (see above);
+            0 for other rows and for the black-box methods.
+        delta : ndarray of shape (n_samples,), float64
+            ``anomaly_scores - base_values - values.sum(axis=1) - beyond_training``: the integration error of
+            integrated gradients, rounding for the exact methods, interactions for occlusion.
+        method : str
+            The method used (``"weighted_sum[...]"`` with the members' methods for linear ensembles).
+        feature_names : ndarray of str of shape (n_features,)
+            ``feature_names_in_`` of the estimator, else ``"x0"``, ``"x1"``, ...
+        image_shape : tuple of int or None
+            ``(C, H, W)`` when the detector was fitted on images: ``values.reshape(-1, *image_shape)`` is a
+            per-pixel map.
+
+    Raises
+    ------
+    sklearn.exceptions.NotFittedError
+        If ``estimator`` is not fitted.
+    ValueError
+        For a wrong number of features or other column names than at fit, non-finite input, a method the
+        estimator does not support, or a missing ``baseline`` where there is no training mean to default to.
+
+    Examples
+    --------
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import MinMaxScaler
+    >>> from skanomaly.datasets import load_thyroid
+    >>> from skanomaly.detectors import AutoEncoderDetector
+    >>> from skanomaly.explanations import explain
+    >>> data = load_thyroid(as_frame=True)
+    >>> X_normal = data.data[data.target == 0]
+    >>> model = make_pipeline(MinMaxScaler(), AutoEncoderDetector(max_epochs=5, random_state=0)).fit(X_normal)
+    >>> result = explain(model, data.data[data.target == 1].iloc[:3])
+    >>> result.values.shape, result.method
+    ((3, 6), 'reconstruction')
+    >>> bool(abs(result.base_values + result.values.sum(axis=1) + result.beyond_training
+    ...          - result.anomaly_scores).max() < 1e-12)
+    True
+    """
+    method = _check_choice(method, ("auto", *EXPLANATION_METHODS), "method")
+    n_steps = _check_count(n_steps, "n_steps")
+    n_permutations = _check_count(n_permutations, "n_permutations")
+    if not hasattr(estimator, "score_samples"):
+        raise ValueError(f"{type(estimator).__name__} has no score_samples to explain (LocalOutlierFactor needs "
+                         "novelty=True).")
+    check_is_fitted(estimator)
+    X = _validate_rows(estimator, _flatten_images(X))
+    if X.shape[0] == 0:
+        raise ValueError("X has no rows to explain.")
+    names = getattr(estimator, "feature_names_in_", None)
+    feature_names = (np.asarray(names, dtype=object) if names is not None
+                     else np.array([f"x{j}" for j in range(X.shape[1])], dtype=object))
+    baseline = _check_baseline(baseline, X.shape[1], names)
+    settings = Bunch(n_steps=n_steps, n_permutations=n_permutations,
+                     seed=int(check_random_state(random_state).randint(np.iinfo(np.int32).max)))
+    part = _attribute(estimator, X, baseline, method, settings)
+    delta = part.anomaly - part.base - part.contributions.sum(axis=1) - part.beyond
+    result = Bunch(contributions=part.contributions, baseline_scores=part.base, anomaly_scores=part.anomaly,
+                   beyond_training=part.beyond, delta=delta, method=part.method, feature_names=feature_names,
+                   image_shape=_image_shape(estimator))
+    for key in ("contributions", "baseline_scores", "anomaly_scores", "beyond_training", "delta"):
+        value = np.asarray(result[key], dtype=np.float64)
+        if not np.all(np.isfinite(value)):
+            raise ValueError(f"explain: {int(np.sum(~np.isfinite(value)))} non-finite value(s) in {key} of "
+                             f"{type(estimator).__name__}; the input is beyond what its score can resolve. Scale "
+                             "the features first (e.g. MinMaxScaler in a Pipeline).")
+        result[key] = value
+    return result
+
+
+# --------------------------------------------------------------------------------------------------- checks
+def _check_choice(value, options, name):
+    if not isinstance(value, str) or value not in options:
+        raise ValueError(f"{name} must be one of {list(options)}, got {value!r}.")
+    return value
+
+
+def _check_count(value, name):
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}.")
+    return int(value)
+
+
+def _flatten_images(X):
+    """3-D/4-D image arrays as flat rows; anything else as it is."""
+    if not isinstance(X, pd.DataFrame) and hasattr(X, "ndim") and X.ndim in (3, 4):
+        return np.asarray(X).reshape(X.shape[0], -1)
+    return X
+
+
+def _validate_rows(estimator, X):
+    """``X`` checked against what ``estimator`` was fitted on (width, column names, finite), as float64 rows."""
+    if hasattr(estimator, "n_features_in_"):
+        return validate_data(estimator, X, reset=False, dtype=np.float64, ensure_min_samples=0)
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim != 2 or not np.all(np.isfinite(X)):
+        raise ValueError(f"X must be a finite 2-D array, got shape {X.shape} with non-finite values or wrong rank.")
+    return X
+
+
+def _check_baseline(baseline, n_features, names):
+    """Reference rows as a float64 array of shape (n_references, n_features), or None."""
+    if baseline is None:
+        return None
+    if isinstance(baseline, pd.DataFrame):
+        if names is not None and list(baseline.columns) != list(names):
+            raise ValueError("baseline has other columns than the rows the estimator was fitted on: "
+                             f"{list(baseline.columns)[:5]}... instead of {list(names)[:5]}...")
+    elif isinstance(baseline, pd.Series):
+        baseline = baseline.to_numpy()
+    baseline = np.asarray(baseline, dtype=np.float64)
+    if baseline.ndim == 1:
+        baseline = baseline[None, :]
+    elif baseline.ndim in (3, 4):
+        baseline = baseline.reshape(baseline.shape[0], -1)
+    if baseline.ndim != 2 or baseline.shape[1] != n_features or baseline.shape[0] == 0:
+        raise ValueError(f"baseline must be one row or rows of {n_features} features, got shape {baseline.shape}.")
+    if not np.all(np.isfinite(baseline)):
+        raise ValueError("baseline holds NaN or infinite values.")
+    return baseline
+
+
+def _image_shape(estimator):
+    final = _final_step(estimator)
+    shape = getattr(final, "image_shape_", None)
+    return None if shape is None else tuple(int(s) for s in shape)
+
+
+def _final_step(estimator):
+    while True:
+        if isinstance(estimator, Pipeline):
+            estimator = estimator.steps[-1][1]
+        elif isinstance(estimator, FrozenEstimator):
+            estimator = estimator.estimator
+        else:
+            return estimator
+
+
+def _as_fitted_input(estimator, X):
+    """Rows as ``estimator`` was fitted on them: a DataFrame with its columns when it has ``feature_names_in_``."""
+    names = getattr(estimator, "feature_names_in_", None)
+    if names is None:
+        return X
+    return pd.DataFrame(X, columns=names, copy=False)
+
+
+# ------------------------------------------------------------------------------------------------ dispatch
+class _Part(Bunch):
+    """Contributions of one (sub-)estimator: ``contributions``, ``base``, ``anomaly``, ``beyond`` and ``method``."""
+
+
+def _attribute(estimator, X, baseline, method, settings):
+    """Contributions to ``estimator``'s anomaly score of the validated float64 rows ``X`` (its input features)."""
+    if isinstance(estimator, FrozenEstimator):
+        return _attribute(estimator.estimator, X, baseline, method, settings)
+    if isinstance(estimator, Pipeline):
+        transforms = [step for _, step in estimator.steps[:-1]]
+        inner = estimator.steps[-1][1]
+        if not transforms:
+            return _attribute(inner, X, baseline, method, settings)
+        if all(_is_columnwise(step) for step in transforms):
+            head = estimator[:-1]
+            Xt = np.asarray(head.transform(_as_fitted_input(head, X)), dtype=np.float64)
+            bt = None if baseline is None else np.asarray(head.transform(_as_fitted_input(head, baseline)),
+                                                          dtype=np.float64)
+            if Xt.shape[1] != X.shape[1]:  # pragma: no cover - the transformers above keep every column
+                raise ValueError("a column-wise transformer changed the number of columns.")
+            return _attribute(inner, Xt, bt, method, settings)
+        if method in _NETWORK_METHODS:
+            names = [type(step).__name__ for step in transforms if not _is_columnwise(step)]
+            raise ValueError(f"method={method!r} explains the detector's input columns, but the pipeline mixes "
+                             f"columns first ({', '.join(names)}), so they are not the input features; use "
+                             "method='shapley_sampling' or 'occlusion', which explain the whole pipeline.")
+        return _black_box(estimator, X, baseline, _black_box_method(method), settings)
+    linear = _linear_members(estimator)
+    # A calibrated score is flat between calibration scores: it is always explained through its models.
+    if linear is not None and (method not in _BLACK_BOX_METHODS or isinstance(estimator, CalibratedDetector)):
+        return _weighted_sum(linear, X, baseline, method, settings)
+    if isinstance(estimator, BaseDetector):
+        network = _network_method(estimator, method)
+        if network is not None:
+            return _explain_network(estimator, X, baseline, network, settings)
+        if baseline is None:
+            baseline = np.asarray(estimator.support_center_, dtype=np.float64)[None, :]
+        return _black_box(estimator, X, baseline, _black_box_method(method), settings)
+    if method in _NETWORK_METHODS:
+        raise ValueError(f"method={method!r} needs a skanomaly network detector; {type(estimator).__name__} is "
+                         "explained with method='shapley_sampling' or 'occlusion' (or 'auto').")
+    return _black_box(estimator, X, baseline, _black_box_method(method), settings)
+
+
+def _is_columnwise(step):
+    return step is None or (isinstance(step, str) and step == "passthrough") or isinstance(
+        step, _COLUMNWISE_TRANSFORMERS)
+
+
+def _black_box_method(method):
+    return "shapley_sampling" if method == "auto" else method
+
+
+def _linear_members(estimator):
+    """``(members, coefficients, constant)`` when the anomaly score is ``sum_j c_j A_j + constant`` of the members'
+    anomaly scores ``A_j``; None otherwise."""
+    if isinstance(estimator, ScoreCombinationDetector):
+        if estimator.normalization != "standard" or estimator.combination == "max":
+            return None
+        check_is_fitted(estimator)
+        weights = np.asarray(estimator.weights_, dtype=np.float64)
+        scales = np.asarray(estimator.score_scales_, dtype=np.float64)
+        means = np.asarray(estimator.score_means_, dtype=np.float64)
+        return list(estimator.estimators_), weights / scales, float(np.sum(weights * means / scales))
+    if isinstance(estimator, SeedEnsembleDetector):
+        if estimator.combination != "mean":
+            return None
+        check_is_fitted(estimator)
+        n = len(estimator.estimators_)
+        scales = np.asarray(estimator.score_scales_, dtype=np.float64)
+        means = np.asarray(estimator.score_means_, dtype=np.float64)
+        return list(estimator.estimators_), 1.0 / (n * scales), float(np.sum(means / scales) / n)
+    if isinstance(estimator, CalibratedDetector):
+        check_is_fitted(estimator)
+        n = len(estimator.estimators_)
+        return list(estimator.estimators_), np.full(n, 1.0 / n), 0.0
+    return None
+
+
+def _weighted_sum(linear, X, baseline, method, settings):
+    members, coefficients, constant = linear
+    parts = [_attribute(member, X, baseline, method, settings) for member in members]
+    total = _Part(contributions=np.zeros_like(X), base=np.full(X.shape[0], constant), anomaly=np.full(X.shape[0], constant),
+                  beyond=np.zeros(X.shape[0]))
+    for part, c in zip(parts, coefficients):
+        for key in ("contributions", "base", "anomaly", "beyond"):
+            total[key] = total[key] + c * part[key]
+    total.method = f"weighted_sum[{', '.join(part.method for part in parts)}]"
+    return total
+
+
+# -------------------------------------------------------------------------------------------- network methods
+def _network_method(detector, method):
+    """The network method ``method`` resolves to for ``detector`` (None: a black-box method)."""
+    if method in _BLACK_BOX_METHODS:
+        return None
+    differentiable = _network_anomaly_score(detector) is not None
+    if method == "auto":
+        if isinstance(detector, AutoEncoderDetector):
+            return "reconstruction"
+        return "integrated_gradients" if differentiable else None
+    if method == "reconstruction" and not isinstance(detector, AutoEncoderDetector):
+        raise ValueError(f"method='reconstruction' decomposes a mean squared reconstruction error; the score of "
+                         f"{type(detector).__name__} is not one. Use method='integrated_gradients' or 'auto'.")
+    if method == "integrated_gradients" and not differentiable:
+        raise ValueError(f"{type(detector).__name__} has no differentiable score known to explain; use "
+                         "method='shapley_sampling' or 'occlusion'.")
+    return method
+
+
+def _network_anomaly_score(detector):
+    """The detector's anomaly score, ``-_score_samples`` before the far-row guard, as a differentiable function
+    of a float64 tensor batch; None when it is not known as one."""
+    net = detector.net_
+    if isinstance(detector, AMADetector):
+        if detector.score_type == "feature_l1":
+            return net.anomaly_score
+        mean, std = detector.feature_l1_mean_, detector.feature_l1_std_
+        lowest = -np.finfo(np.float64).max
+
+        def minus_log_a_score(x):
+            z = (net.anomaly_score(x) - mean).abs() / std
+            return -torch.clamp(math.log(2.0) + _LogNdtr.apply(-z), min=lowest)
+
+        return minus_log_a_score
+    if isinstance(detector, OMASGANDetector):
+        if detector.stop_after in ("task1", "task2"):
+            return lambda x: -detector._critic_term(detector.critic_, x)
+        if detector.stop_after == "task3":
+            return lambda x: -detector._critic_term(detector.retrained_critic_, x)
+        stats, weight = detector.score_stats_, detector.lambda_fd
+
+        def standardised_terms(x):
+            terms = detector._anomaly_terms(x)
+            return ((terms[:, 0] - stats["j_mean"]) / stats["j_std"]
+                    + weight * (terms[:, 1] - stats["fd_mean"]) / stats["fd_std"])
+
+        return standardised_terms
+    if type(detector)._score_samples is BaseDetector._score_samples:
+        return net.anomaly_score
+    return None
+
+
+class _LogNdtr(torch.autograd.Function):
+    """``log Phi(x)`` (standard normal CDF) with a derivative that stays exact and finite far into the lower tail.
+
+    torch's own derivative of ``torch.special.log_ndtr`` is wrong below about ``x = -1e8`` and NaN below about
+    ``-1e10``; ``phi(x) / Phi(x) = sqrt(2 / pi) / erfcx(-x / sqrt(2))`` is neither.
+    """
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return torch.special.log_ndtr(x)
+
+    @staticmethod
+    def backward(ctx, gradient):
+        (x,) = ctx.saved_tensors
+        return gradient * math.sqrt(2.0 / math.pi) / torch.special.erfcx(-x / math.sqrt(2.0))
+
+
+def _explain_network(detector, X, baseline, method, settings):
+    X = detector._validate_X(_as_fitted_input(detector, X), reset=False)
+    net = detector.net_
+    net._set_training(False)
+    device = net.device
+    n, d = X.shape
+    values = np.empty((n, d), dtype=np.float64)
+    anomaly = np.empty(n, dtype=np.float64)
+    base = np.zeros(n, dtype=np.float64)
+    with torch_threads(getattr(detector, "n_threads", 1)), frozen(net.module_):
+        if method == "reconstruction":
+            with torch.no_grad():
+                for rows in gen_batches(n, detector.score_batch_size):
+                    x = torch.as_tensor(np.asarray(X[rows], dtype=np.float64), device=device)
+                    squared = (net.module_(x) - x) ** 2
+                    values[rows] = (squared / d).cpu().numpy()
+                    anomaly[rows] = squared.mean(dim=1).cpu().numpy()
+        else:
+            score = _network_anomaly_score(detector)
+            references = (np.asarray(detector.support_center_, dtype=np.float64)[None, :] if baseline is None
+                          else baseline)
+            refs = torch.as_tensor(references, device=device)
+            with torch.no_grad():
+                base[:] = float(score(refs).mean())
+            alphas, weights = _gauss_legendre(settings.n_steps)
+            for rows in gen_batches(n, _GRADIENT_BATCH_ROWS):
+                x = torch.as_tensor(np.asarray(X[rows], dtype=np.float64), device=device)
+                with torch.no_grad():
+                    anomaly[rows] = score(x).cpu().numpy()
+                values[rows] = _integrated_gradients(score, x, refs, alphas, weights).cpu().numpy()
+    scores = -anomaly
+    guarded = detector._guard_far_rows(X, scores)
+    beyond = np.asarray(scores - guarded, dtype=np.float64)
+    return _Part(contributions=values, base=base, anomaly=anomaly + beyond, beyond=beyond, method=method)
+
+
+def _gauss_legendre(n_steps):
+    """Nodes in (0, 1) and weights (summing to 1) of the ``n_steps``-point Gauss-Legendre rule."""
+    nodes, weights = np.polynomial.legendre.leggauss(n_steps)
+    return (nodes + 1.0) / 2.0, weights / 2.0
+
+
+def _integrated_gradients(score, x, refs, alphas, weights):
+    """Integrated gradients of ``score`` for the rows ``x``, averaged over the reference rows ``refs``."""
+    total = torch.zeros_like(x)
+    with torch.enable_grad():
+        for ref in refs:
+            difference = x - ref
+            gradient_sum = torch.zeros_like(x)
+            for alpha, weight in zip(alphas, weights):
+                point = (ref + float(alpha) * difference).requires_grad_(True)
+                (gradient,) = torch.autograd.grad(score(point).sum(), point)
+                gradient_sum += float(weight) * gradient
+            total += difference * gradient_sum
+    return total / refs.shape[0]
+
+
+# ------------------------------------------------------------------------------------------ black-box methods
+def _black_box(estimator, X, baseline, method, settings):
+    if baseline is None:
+        raise ValueError(
+            f"{type(estimator).__name__} is explained against reference rows and keeps no training rows: pass "
+            "baseline=, a few normal rows (e.g. 10-50 training rows) or their mean, in the estimator's input "
+            "features.")
+
+    def anomaly_score(rows):
+        return -np.asarray(estimator.score_samples(_as_fitted_input(estimator, rows)), dtype=np.float64)
+
+    n, d = X.shape
+    anomaly = _evaluate(anomaly_score, X)
+    base = np.full(n, float(np.mean(_evaluate(anomaly_score, baseline))))
+    coalitions = _Coalitions(anomaly_score, baseline)
+    if method == "occlusion":
+        values = np.empty((n, d), dtype=np.float64)
+        for rows in gen_batches(n, max(1, _MAX_EVALUATION_VALUES // max(1, d * d * baseline.shape[0]))):
+            masks = ~np.eye(d, dtype=bool)
+            held = coalitions.values(X[rows], np.broadcast_to(masks, (rows.stop - rows.start, d, d)))
+            values[rows] = anomaly[rows, None] - held
+        return _Part(contributions=values, base=base, anomaly=anomaly, beyond=np.zeros(n), method=method)
+    values = _shapley_sampling(coalitions, X, anomaly, base, settings)
+    return _Part(contributions=values, base=base, anomaly=anomaly, beyond=np.zeros(n), method=method)
+
+
+def _evaluate(fn, rows):
+    """``fn`` over ``rows`` a block of rows at a time (bounded memory), as float64."""
+    out = np.empty(rows.shape[0], dtype=np.float64)
+    for block in gen_batches(rows.shape[0], max(1, _MAX_EVALUATION_VALUES // max(1, rows.shape[1]))):
+        out[block] = fn(rows[block])
+    return out
+
+
+class _Coalitions:
+    """Values of coalitions: the anomaly score of a row whose features outside the coalition take each reference
+    row's values, averaged over the reference rows."""
+
+    def __init__(self, fn, references):
+        self.fn = fn
+        self.references = references
+
+    def values(self, X, masks):
+        """``masks`` (n, m, d) of bool, True where the row's value is kept; returns (n, m)."""
+        n, m, d = masks.shape
+        k = self.references.shape[0]
+        flat_rows = np.repeat(np.arange(n), m)
+        flat_masks = masks.reshape(n * m, d)
+        out = np.empty(n * m, dtype=np.float64)
+        for block in gen_batches(n * m, max(1, _MAX_EVALUATION_VALUES // (k * d))):
+            keep = flat_masks[block][:, None, :]
+            rows = np.where(keep, X[flat_rows[block]][:, None, :], self.references[None, :, :])
+            out[block] = self.fn(rows.reshape(-1, d)).reshape(-1, k).mean(axis=1)
+        return out.reshape(n, m)
+
+
+def _shapley_sampling(coalitions, X, anomaly, base, settings):
+    """Antithetic permutation estimate of the Shapley values of every row of ``X``.
+
+    For a feature order ``pi`` the coalitions ``S_s = {pi_1..pi_s}`` are walked forward (feature ``pi_s`` gains
+    ``v(S_s) - v(S_{s-1})``) and in reverse through their complements (``pi_s`` gains
+    ``v(not S_{s-1}) - v(not S_s)``); both walks telescope to ``v(all) - v(none)``, so the values add up to the
+    anomaly score minus the reference's exactly. ``v(none)`` and ``v(all)`` are shared by every order.
+    """
+    n, d = X.shape
+    P = settings.n_permutations
+    values = np.zeros((n, d), dtype=np.float64)
+    if d == 1:
+        values[:, 0] = anomaly - base
+        return values
+    per_row = P * 2 * (d - 1) * coalitions.references.shape[0] * d
+    step = np.arange(1, d)  # interior coalition sizes 1..d-1
+    for rows in gen_batches(n, max(1, _MAX_EVALUATION_VALUES // per_row)):
+        count = rows.stop - rows.start
+        orders = np.empty((count, P, d), dtype=np.int64)
+        for i in range(count):
+            rng = np.random.default_rng([settings.seed, rows.start + i])
+            orders[i] = np.argsort(rng.random((P, d)), axis=1)
+        ranks = np.argsort(orders, axis=2)  # position of each feature in each order
+        # forward coalitions S_s (s = 1..d-1) and the complements of the same S_s
+        inside = ranks[:, :, None, :] < step[None, None, :, None]  # (count, P, d-1, d)
+        masks = np.concatenate([inside, ~inside], axis=2).reshape(count, P * 2 * (d - 1), d)
+        v = coalitions.values(X[rows], masks).reshape(count, P, 2, d - 1)
+        full = anomaly[rows, None, None]
+        empty = base[rows, None, None]
+        forward = np.concatenate([np.broadcast_to(empty, (count, P, 1)), v[:, :, 0],
+                                  np.broadcast_to(full, (count, P, 1))], axis=2)  # v(S_0..S_d)
+        complement = np.concatenate([np.broadcast_to(full, (count, P, 1)), v[:, :, 1],
+                                     np.broadcast_to(empty, (count, P, 1))], axis=2)  # v(not S_0..not S_d)
+        gains = np.diff(forward, axis=2) + (complement[:, :, :-1] - complement[:, :, 1:])  # by position s
+        by_feature = np.zeros((count, d), dtype=np.float64)
+        np.add.at(by_feature, (np.arange(count)[:, None, None], orders), gains)
+        values[rows] = by_feature / (2 * P)
+    return values
