@@ -1,0 +1,130 @@
+"""Every detector at its class defaults on ADBench's global anomalies: which ones rank them below chance, and why?
+
+Reproduces ``results.csv`` in this folder::
+
+    OMP_NUM_THREADS=1 SKANOMALY_DATA=/path/to/data python docs/benchmarks/global_anomalies/study.py [--n-jobs 2]
+
+Data: the five sets of normal rows of the recommendation study (``docs/benchmarks/recommendation/study.py``:
+2,000 normal rows of Thyroid, the 386 of Arrhythmia, 2,000 of KDD Cup 99, two generated Gaussian mixtures of
+8 and 32 features), min-max scaled, with ADBench's "global" anomalies (:func:`skanomaly.datasets.make_adbench_anomalies`,
+each feature uniform on ``[1.1 * min, 1.1 * max]`` of the normal rows, generation seed 0, 10 % anomalies).
+
+Protocol, seeds 0-4: ``novelty_train_test_split(X, y, random_state=seed)``, a ``MinMaxScaler`` fitted on the
+training half, each detector at its class defaults with ``random_state=seed``, AUROC and F1 at the top 10 % of
+the test half (anomaly score ``-score_samples``); ``roc_auc_networks`` is the AUROC of the networks' own score,
+without the cap every detector puts on rows far outside its training data (``BaseDetector._guard_far_rows``; empty
+for IsolationForest), so that the guard's part in the result is seen. Besides the metrics, each row records the
+share of test
+anomalies and of normal test rows whose distance from the training mean exceeds the largest distance of a
+training row (``beyond_support``) and twice that (``beyond_guard``: where the far-row guard of the detectors
+starts), and ``mean_margin``: the mean over test anomalies of their distance from the training mean minus the
+largest training distance, in units of the latter.
+"""
+
+import argparse
+import importlib.util
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from joblib import Parallel, delayed
+from sklearn.base import clone
+from sklearn.ensemble import IsolationForest
+from sklearn.preprocessing import MinMaxScaler
+
+from skanomaly.detectors import (AMADetector, AutoEncoderDetector, DeepSVDDDetector, MirroredAEDetector,
+                                 OMASGANDetector)
+from skanomaly.metrics import anomaly_roc_auc, precision_recall_f1_at_k
+from skanomaly.model_selection import novelty_train_test_split
+
+HERE = Path(__file__).resolve().parent
+SEEDS = (0, 1, 2, 3, 4)
+DETECTORS = {
+    "AutoEncoderDetector": AutoEncoderDetector(),
+    "MirroredAEDetector": MirroredAEDetector(),
+    "AMADetector": AMADetector(),
+    "OMASGANDetector": OMASGANDetector(),
+    "DeepSVDDDetector": DeepSVDDDetector(),
+    "IsolationForest": IsolationForest(),
+}
+
+
+def _recommendation_study():
+    spec = importlib.util.spec_from_file_location("recommendation_study", HERE.parent / "recommendation" / "study.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def global_datasets():
+    """Name -> (X, y) of the five sets with global anomalies."""
+    data = _recommendation_study().development_datasets()
+    return {name: (X, y) for name, (family, X, y, _) in data.items() if family == "global"}
+
+
+def _distance_ratios(X_train, X):
+    center = X_train.mean(axis=0)
+    radius = np.linalg.norm(X_train - center, axis=1).max()
+    return np.linalg.norm(X - center, axis=1) / radius
+
+
+def run_split(name, X, y, seed):
+    torch.set_num_threads(1)
+    X_train, X_test, _, y_test = novelty_train_test_split(X, y, random_state=seed)
+    scaler = MinMaxScaler().fit(X_train)
+    X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
+    ratio = _distance_ratios(X_train, X_test)
+    anomalies = y_test == 1
+    geometry = {"beyond_support": float(np.mean(ratio[anomalies] > 1)),
+                "beyond_guard": float(np.mean(ratio[anomalies] > 2)),
+                "normal_beyond_support": float(np.mean(ratio[~anomalies] > 1)),
+                "mean_margin": float(np.mean(ratio[anomalies] - 1))}
+    rows = []
+    for detector_name, template in DETECTORS.items():
+        detector = clone(template).set_params(random_state=seed)
+        start = time.perf_counter()
+        detector.fit(X_train)
+        seconds = time.perf_counter() - start
+        anomaly_score = -detector.score_samples(X_test)
+        networks = np.nan
+        if hasattr(detector, "_guard_far_rows"):  # the networks' score, before the cap on far rows
+            networks = anomaly_roc_auc(y_test, -detector._score_samples(detector._validate_X(X_test, reset=False)))
+        rows.append({"dataset": name, "seed": seed, "detector": detector_name,
+                     "roc_auc": anomaly_roc_auc(y_test, anomaly_score), "roc_auc_networks": networks,
+                     "f1_at_k": precision_recall_f1_at_k(y_test, anomaly_score, 0.1)[2],
+                     "n_train": X_train.shape[0], "n_features": X_train.shape[1], "fit_seconds": seconds, **geometry})
+    return rows
+
+
+def _commit():
+    """The commit the study ran at, with ``+dirty`` when tracked files had uncommitted changes."""
+    def git(*args):
+        return subprocess.run(["git", *args], cwd=HERE, capture_output=True, text=True, check=True).stdout.strip()
+    try:
+        return git("rev-parse", "--short", "HEAD") + ("+dirty" if git("status", "--porcelain", "--untracked-files=no")
+                                                         else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n-jobs", type=int, default=2)
+    parser.add_argument("--output", default=str(HERE / "results.csv"))
+    args = parser.parse_args()
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    tasks = [(name, X, y, seed) for name, (X, y) in global_datasets().items() for seed in SEEDS]
+    results = Parallel(n_jobs=args.n_jobs, verbose=5)(delayed(run_split)(*task) for task in tasks)
+    frame = pd.DataFrame([row for rows in results for row in rows])
+    frame["git_commit"] = _commit()
+    frame = frame.sort_values(["dataset", "detector", "seed"]).reset_index(drop=True)
+    frame.to_csv(args.output, index=False, float_format="%.6g")
+    print(f"{len(frame)} rows written to {args.output}")
+
+
+if __name__ == "__main__":
+    main()
