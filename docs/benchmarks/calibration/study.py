@@ -37,7 +37,6 @@ a model is trained.
 import argparse
 import importlib.util
 import os
-import subprocess
 import time
 from pathlib import Path
 
@@ -52,6 +51,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import MinMaxScaler
 
 from skanomaly import recommended_detector
+from skanomaly.benchmarks import environment_info
 from skanomaly.calibration import CalibratedDetector
 from skanomaly.detectors import (AMADetector, AutoEncoderDetector, DeepSVDDDetector, MirroredAEDetector,
                                  OMASGANDetector)
@@ -143,17 +143,6 @@ def run_split(name, X, y, seed):
     return rows
 
 
-def _commit():
-    """The commit the study ran at, with ``+dirty`` when tracked files had uncommitted changes."""
-    def git(*args):
-        return subprocess.run(["git", *args], cwd=HERE, capture_output=True, text=True, check=True).stdout.strip()
-    try:
-        return git("rev-parse", "--short", "HEAD") + ("+dirty" if git("status", "--porcelain", "--untracked-files=no")
-                                                         else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n-jobs", type=int, default=2)
@@ -167,7 +156,8 @@ def main():
     tasks = [(name, *data[name], seed) for seed in args.seeds for name in names]
     results = Parallel(n_jobs=args.n_jobs, verbose=5)(delayed(run_split)(*task) for task in tasks)
     frame = pd.DataFrame([row for rows in results for row in rows])
-    frame["git_commit"] = _commit()
+    environment = environment_info()
+    frame["git_commit"], frame["git_dirty"] = environment["git_commit"], environment["git_dirty"]
     frame = frame.sort_values(["dataset", "detector", "way", "seed", "alpha"], na_position="last")
     frame.to_csv(args.output, index=False, float_format="%.6g")
     print(f"{len(frame)} rows written to {args.output}")

@@ -24,7 +24,6 @@ largest training distance, in units of the latter.
 import argparse
 import importlib.util
 import os
-import subprocess
 import time
 from pathlib import Path
 
@@ -36,6 +35,7 @@ from sklearn.base import clone
 from sklearn.ensemble import IsolationForest
 from sklearn.preprocessing import MinMaxScaler
 
+from skanomaly.benchmarks import environment_info
 from skanomaly.detectors import (AMADetector, AutoEncoderDetector, DeepSVDDDetector, MirroredAEDetector,
                                  OMASGANDetector)
 from skanomaly.metrics import anomaly_roc_auc, precision_recall_f1_at_k
@@ -100,17 +100,6 @@ def run_split(name, X, y, seed):
     return rows
 
 
-def _commit():
-    """The commit the study ran at, with ``+dirty`` when tracked files had uncommitted changes."""
-    def git(*args):
-        return subprocess.run(["git", *args], cwd=HERE, capture_output=True, text=True, check=True).stdout.strip()
-    try:
-        return git("rev-parse", "--short", "HEAD") + ("+dirty" if git("status", "--porcelain", "--untracked-files=no")
-                                                         else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n-jobs", type=int, default=2)
@@ -120,7 +109,8 @@ def main():
     tasks = [(name, X, y, seed) for name, (X, y) in global_datasets().items() for seed in SEEDS]
     results = Parallel(n_jobs=args.n_jobs, verbose=5)(delayed(run_split)(*task) for task in tasks)
     frame = pd.DataFrame([row for rows in results for row in rows])
-    frame["git_commit"] = _commit()
+    environment = environment_info()
+    frame["git_commit"], frame["git_dirty"] = environment["git_commit"], environment["git_dirty"]
     frame = frame.sort_values(["dataset", "detector", "seed"]).reset_index(drop=True)
     frame.to_csv(args.output, index=False, float_format="%.6g")
     print(f"{len(frame)} rows written to {args.output}")
