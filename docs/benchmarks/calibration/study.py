@@ -35,8 +35,8 @@ a model is trained.
 """
 
 import argparse
-import importlib.util
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -58,6 +58,9 @@ from skanomaly.detectors import (AMADetector, AutoEncoderDetector, DeepSVDDDetec
 from skanomaly.model_selection import novelty_train_test_split
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+from _scripts import import_script  # noqa: E402
+
 SEEDS = tuple(range(20))
 ALPHAS = (0.01, 0.05, 0.10)
 FDR = 0.1
@@ -78,17 +81,9 @@ DETECTORS = {
 }
 
 
-def _recommendation_study():
-    spec = importlib.util.spec_from_file_location("recommendation_study", HERE.parent / "recommendation" / "study.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def datasets():
     """Name -> (X, y) of the seven data sets."""
-    study = _recommendation_study()
-    data = study.development_datasets()
+    data = import_script("recommendation/study.py").development_datasets()
     chosen = {name: (X, y) for name, (_, X, y, _) in data.items() if name in ("thyroid", "arrhythmia", "kddcup99")}
     chosen.update({f"adbench-{kind}": data[f"thyroid-{kind}"][1:3] for kind in KINDS})
     return chosen

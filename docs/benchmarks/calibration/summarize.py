@@ -53,37 +53,34 @@ def goal_table(decisions):
     return lines
 
 
+def _detector_by_dataset(frame, cell):
+    """A table with a row per detector and a column per data set; ``cell(detector, dataset)`` writes a cell."""
+    datasets = _order(frame, "dataset", DATASETS)
+    lines = ["| detector | " + " | ".join(f"`{d}`" for d in datasets) + " |",
+             "|---|" + "---:|" * len(datasets)]
+    for detector in _order(frame, "detector", DETECTORS):
+        lines.append(f"| {detector} | " + " | ".join(cell(detector, dataset) for dataset in datasets) + " |")
+    return lines
+
+
 def _cell_table(decisions, alpha, column, fmt):
     part = decisions[decisions["alpha"] == alpha]
     means = part.groupby(["detector", "dataset", "way"])[column].mean()
-    datasets = _order(part, "dataset", DATASETS)
-    lines = ["| detector | " + " | ".join(f"`{d}`" for d in datasets) + " |",
-             "|---|" + "---:|" * len(datasets)]
-    for detector in _order(part, "detector", DETECTORS):
-        cells = []
-        for dataset in datasets:
-            values = [means.get((detector, dataset, way), np.nan) for way in WAYS]
-            cells.append(" / ".join("–" if np.isnan(v) else fmt(v) for v in values))
-        lines.append(f"| {detector} | " + " | ".join(cells) + " |")
-    return lines
+
+    def cell(detector, dataset):
+        values = [means.get((detector, dataset, way), np.nan) for way in WAYS]
+        return " / ".join("–" if np.isnan(v) else fmt(v) for v in values)
+    return _detector_by_dataset(part, cell)
 
 
 def fdr_table(fdr):
     means = fdr.groupby(["detector", "dataset", "way"])[["fdp", "power"]].mean()
-    datasets = _order(fdr, "dataset", DATASETS)
-    lines = ["| detector | " + " | ".join(f"`{d}`" for d in datasets) + " |",
-             "|---|" + "---:|" * len(datasets)]
-    for detector in _order(fdr, "detector", DETECTORS):
-        cells = []
-        for dataset in datasets:
-            parts = []
-            for way in ("split", "cross"):
-                if (detector, dataset, way) in means.index:
-                    row = means.loc[(detector, dataset, way)]
-                    parts.append(f"{row['fdp']:.2f} / {row['power']:.2f}")
-            cells.append(" · ".join(parts) if parts else "–")
-        lines.append(f"| {detector} | " + " | ".join(cells) + " |")
-    return lines
+
+    def cell(detector, dataset):
+        parts = [f"{means.loc[(detector, dataset, way), 'fdp']:.2f} / {means.loc[(detector, dataset, way), 'power']:.2f}"
+                 for way in ("split", "cross") if (detector, dataset, way) in means.index]
+        return " · ".join(parts) if parts else "–"
+    return _detector_by_dataset(fdr, cell)
 
 
 def nonconform_table(decisions, side):

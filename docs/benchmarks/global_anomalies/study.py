@@ -22,8 +22,8 @@ largest training distance, in units of the latter.
 """
 
 import argparse
-import importlib.util
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -42,6 +42,9 @@ from skanomaly.metrics import anomaly_roc_auc, precision_recall_f1_at_k
 from skanomaly.model_selection import novelty_train_test_split
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+from _scripts import import_script  # noqa: E402
+
 SEEDS = (0, 1, 2, 3, 4)
 DETECTORS = {
     "AutoEncoderDetector": AutoEncoderDetector(),
@@ -53,16 +56,9 @@ DETECTORS = {
 }
 
 
-def _recommendation_study():
-    spec = importlib.util.spec_from_file_location("recommendation_study", HERE.parent / "recommendation" / "study.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def global_datasets():
     """Name -> (X, y) of the five sets with global anomalies."""
-    data = _recommendation_study().development_datasets()
+    data = import_script("recommendation/study.py").development_datasets()
     return {name: (X, y) for name, (family, X, y, _) in data.items() if family == "global"}
 
 
