@@ -528,18 +528,15 @@ def _black_box(estimator, X, baseline, method, settings):
     def anomaly_score(rows):
         return -np.asarray(estimator.score_samples(_as_fitted_input(estimator, rows)), dtype=np.float64)
 
-    n, d = X.shape
+    n = X.shape[0]
     anomaly = _evaluate(anomaly_score, X)
-    base = np.full(n, float(np.mean(_evaluate(anomaly_score, baseline))))
-    coalitions = _Coalitions(anomaly_score, baseline)
+    reference_scores = _evaluate(anomaly_score, baseline)
+    base = np.full(n, float(np.mean(reference_scores)))
+    walks = _Walks(anomaly_score, baseline, reference_scores)
     if method == "occlusion":
-        values = np.empty((n, d), dtype=np.float64)
-        for rows in gen_batches(n, max(1, _MAX_EVALUATION_VALUES // max(1, d * d * baseline.shape[0]))):
-            masks = ~np.eye(d, dtype=bool)
-            held = coalitions.values(X[rows], np.broadcast_to(masks, (rows.stop - rows.start, d, d)))
-            values[rows] = anomaly[rows, None] - held
-        return _Part(contributions=values, base=base, anomaly=anomaly, beyond=np.zeros(n), method=method)
-    values = _shapley_sampling(coalitions, X, anomaly, base, settings)
+        values = walks.occlusion(X, anomaly)
+    else:
+        values = walks.shapley(X, anomaly, settings)
     return _Part(contributions=values, base=base, anomaly=anomaly, beyond=np.zeros(n), method=method)
 
 
@@ -551,63 +548,106 @@ def _evaluate(fn, rows):
     return out
 
 
-class _Coalitions:
-    """Values of coalitions: the anomaly score of a row whose features outside the coalition take each reference
-    row's values, averaged over the reference rows."""
+class _Walks:
+    """Scores of rows whose features are taken one at a time from a row ``x`` into a reference row ``r``.
 
-    def __init__(self, fn, references):
+    A step that takes a feature where ``x`` and ``r`` hold the same value leaves the row as it was, and its score is
+    not computed again: on data with repeated values (binary or sparse features, a reference equal to the row in
+    many features) most steps are of that kind.
+
+    Parameters
+    ----------
+    fn : callable
+        Anomaly score of a block of rows.
+    references : ndarray of shape (k, d)
+    reference_scores : ndarray of shape (k,)
+        ``fn(references)``.
+    """
+
+    def __init__(self, fn, references, reference_scores):
         self.fn = fn
         self.references = references
+        self.reference_scores = reference_scores
 
-    def values(self, X, masks):
-        """``masks`` (n, m, d) of bool, True where the row's value is kept; returns (n, m)."""
-        n, m, d = masks.shape
+    def _rows_per_block(self, d):
+        return max(1, _MAX_EVALUATION_VALUES // (self.references.shape[0] * (d + 1)))
+
+    def _scores(self, m, d, build):
+        """Scores of ``m`` rows of ``d`` features that ``build(indices)`` makes a block at a time."""
+        out = np.empty(m, dtype=np.float64)
+        for block in gen_batches(m, max(1, _MAX_EVALUATION_VALUES // d)):
+            out[block] = self.fn(build(np.arange(block.start, block.stop)))
+        return out
+
+    def walk(self, X, anomaly, orders):
+        """Gains of every feature when the features of each row are taken into each reference in ``orders``.
+
+        ``orders`` (n, d) is one feature order per row. Returns (n, d): each feature's gain, averaged over the
+        references; every row's gains add up to ``anomaly - mean(reference_scores)``.
+        """
+        n, d = X.shape
         k = self.references.shape[0]
-        flat_rows = np.repeat(np.arange(n), m)
-        flat_masks = masks.reshape(n * m, d)
-        out = np.empty(n * m, dtype=np.float64)
-        for block in gen_batches(n * m, max(1, _MAX_EVALUATION_VALUES // (k * d))):
-            keep = flat_masks[block][:, None, :]
-            rows = np.where(keep, X[flat_rows[block]][:, None, :], self.references[None, :, :])
-            out[block] = self.fn(rows.reshape(-1, d)).reshape(-1, k).mean(axis=1)
-        return out.reshape(n, m)
+        rows = np.arange(n)[:, None]
+        ranks = np.argsort(orders, axis=1)
+        # steps[i, r, t]: whether taking feature orders[i, t] changes the row for reference r
+        steps = X[rows, orders][:, None, :] != self.references[:, orders].transpose(1, 0, 2)
+        scores = np.empty((n, k, d + 1), dtype=np.float64)
+        scores[:, :, 0] = self.reference_scores[None, :]
+        scores[:, :, d] = anomaly[:, None]
+        which = np.nonzero(steps[:, :, :-1])  # (row, reference, step) of the inner rows that change
+        row, reference, step = which
 
+        def inner(index):  # the first step + 1 features of the order come from x, the others from r
+            taken = ranks[row[index]] <= step[index, None]
+            return np.where(taken, X[row[index]], self.references[reference[index]])
 
-def _shapley_sampling(coalitions, X, anomaly, base, settings):
-    """Antithetic permutation estimate of the Shapley values of every row of ``X``.
+        scores[row, reference, step + 1] = self._scores(row.shape[0], d, inner)
+        # a step that changes nothing keeps the score of the step before
+        known = np.zeros((n, k, d + 1), dtype=bool)
+        known[:, :, 0] = known[:, :, d] = True
+        known[row, reference, step + 1] = True
+        last = np.maximum.accumulate(np.where(known, np.arange(d + 1), 0), axis=2)
+        scores = np.take_along_axis(scores, last, axis=2)
+        gains = np.diff(scores, axis=2).mean(axis=1)  # (n, d), by position in the order
+        by_feature = np.empty((n, d), dtype=np.float64)
+        by_feature[rows, orders] = gains
+        return by_feature
 
-    For a feature order ``pi`` the coalitions ``S_s = {pi_1..pi_s}`` are walked forward (feature ``pi_s`` gains
-    ``v(S_s) - v(S_{s-1})``) and in reverse through their complements (``pi_s`` gains
-    ``v(not S_{s-1}) - v(not S_s)``); both walks telescope to ``v(all) - v(none)``, so the values add up to the
-    anomaly score minus the reference's exactly. ``v(none)`` and ``v(all)`` are shared by every order.
-    """
-    n, d = X.shape
-    P = settings.n_permutations
-    values = np.zeros((n, d), dtype=np.float64)
-    if d == 1:
-        values[:, 0] = anomaly - base
+    def shapley(self, X, anomaly, settings):
+        """Antithetic permutation estimate of the Shapley values of every row of ``X``.
+
+        Every random feature order is walked forward and in reverse; each walk's gains add up to the anomaly score
+        minus the references' mean score, so the estimate adds up to it exactly whatever the number of orders.
+        """
+        n, d = X.shape
+        P = settings.n_permutations
+        values = np.zeros((n, d), dtype=np.float64)
+        for rows in gen_batches(n, self._rows_per_block(d)):
+            count = rows.stop - rows.start
+            orders = np.empty((count, P, d), dtype=np.int64)
+            for i in range(count):
+                rng = np.random.default_rng([settings.seed, rows.start + i])
+                orders[i] = np.argsort(rng.random((P, d)), axis=1)
+            for p in range(P):
+                for order in (orders[:, p], orders[:, p, ::-1]):
+                    values[rows] += self.walk(X[rows], anomaly[rows], order)
+        return values / (2 * P)
+
+    def occlusion(self, X, anomaly):
+        """Feature ``j``'s contribution: the anomaly score minus its mean over the references with ``x_j = r_j``."""
+        n, d = X.shape
+        values = np.empty((n, d), dtype=np.float64)
+        for rows in gen_batches(n, self._rows_per_block(d)):
+            part = X[rows]
+            # held[i, r, j]: the score of row i with feature j set to reference r's value (unchanged if equal)
+            held = np.broadcast_to(anomaly[rows, None, None], (part.shape[0],) + self.references.shape).copy()
+            row, reference, feature = np.nonzero(part[:, None, :] != self.references[None, :, :])
+
+            def changed(index):
+                rows_ = part[row[index]].copy()
+                rows_[np.arange(index.shape[0]), feature[index]] = self.references[reference[index], feature[index]]
+                return rows_
+
+            held[row, reference, feature] = self._scores(row.shape[0], d, changed)
+            values[rows] = anomaly[rows, None] - held.mean(axis=1)
         return values
-    per_row = P * 2 * (d - 1) * coalitions.references.shape[0] * d
-    step = np.arange(1, d)  # interior coalition sizes 1..d-1
-    for rows in gen_batches(n, max(1, _MAX_EVALUATION_VALUES // per_row)):
-        count = rows.stop - rows.start
-        orders = np.empty((count, P, d), dtype=np.int64)
-        for i in range(count):
-            rng = np.random.default_rng([settings.seed, rows.start + i])
-            orders[i] = np.argsort(rng.random((P, d)), axis=1)
-        ranks = np.argsort(orders, axis=2)  # position of each feature in each order
-        # forward coalitions S_s (s = 1..d-1) and the complements of the same S_s
-        inside = ranks[:, :, None, :] < step[None, None, :, None]  # (count, P, d-1, d)
-        masks = np.concatenate([inside, ~inside], axis=2).reshape(count, P * 2 * (d - 1), d)
-        v = coalitions.values(X[rows], masks).reshape(count, P, 2, d - 1)
-        full = anomaly[rows, None, None]
-        empty = base[rows, None, None]
-        forward = np.concatenate([np.broadcast_to(empty, (count, P, 1)), v[:, :, 0],
-                                  np.broadcast_to(full, (count, P, 1))], axis=2)  # v(S_0..S_d)
-        complement = np.concatenate([np.broadcast_to(full, (count, P, 1)), v[:, :, 1],
-                                     np.broadcast_to(empty, (count, P, 1))], axis=2)  # v(not S_0..not S_d)
-        gains = np.diff(forward, axis=2) + (complement[:, :, :-1] - complement[:, :, 1:])  # by position s
-        by_feature = np.zeros((count, d), dtype=np.float64)
-        np.add.at(by_feature, (np.arange(count)[:, None, None], orders), gains)
-        values[rows] = by_feature / (2 * P)
-    return values

@@ -214,6 +214,30 @@ def test_shapley_sampling_estimates_the_exact_shapley_values_and_adds_up_whateve
             assert np.abs(result.contributions - exact).max() < tolerance * np.abs(exact).max()
 
 
+class _CountingDetector(_InteractingDetector):
+    def score_samples(self, X):
+        self.rows_scored_ = getattr(self, "rows_scored_", 0) + len(X)
+        return super().score_samples(X)
+
+
+def test_steps_that_change_nothing_are_not_scored_again():
+    rng = np.random.RandomState(0)
+    X, references = rng.randint(2, size=(6, 4)).astype(float), rng.randint(2, size=(3, 4)).astype(float)
+    detector = _CountingDetector().fit(X)
+    exact = np.array([_exact_shapley(detector, x, references) for x in X])
+    detector.rows_scored_ = 0
+    result = explain(detector, X, baseline=references, n_permutations=300, random_state=0)
+    # every inner step of every walk would be 300 * 2 * 3 * 3 per row, plus the rows and the references
+    assert detector.rows_scored_ < 0.75 * (len(X) * 300 * 2 * 3 * 3 + len(X) + len(references))
+    assert np.abs(result.contributions - exact).max() < 0.05 * np.abs(exact).max()
+    assert np.abs(result.delta).max() < 1e-12
+    occluded = explain(detector, X, method="occlusion", baseline=references)
+    anomaly = -detector.score_samples(X)
+    for j in range(4):
+        held = np.mean([-detector.score_samples(np.where(np.arange(4) == j, r, X)) for r in references], axis=0)
+        np.testing.assert_allclose(occluded.contributions[:, j], anomaly - held, rtol=1e-12, atol=1e-12)
+
+
 def test_a_rows_shapley_values_depend_on_the_seed_and_its_position_only():
     detector = _InteractingDetector().fit(X_TRAIN[:, :4])
     X = X_TEST[:, :4]
