@@ -47,6 +47,7 @@ exclude_patterns = [
     "_build",
     "generated/benchmarks",  # pulled into the benchmark pages with {include}
     "benchmarks/*/summary.md",  # the runner's plain export; each folder's index.md is its page
+    "benchmarks/*/timings.md",  # a timing script's table, pulled into its folder's page with {include}
     "**/GALLERY_HEADER.rst",
 ]
 suppress_warnings = ["config.cache"]  # sphinx-gallery's config holds callables
