@@ -72,9 +72,13 @@ def _process(rank, n_processes, backend, folder, detector, X):
     try:
         _fit_in_group(detector, X)
     except BaseException as error:
-        if rank == 0:
-            with open(os.path.join(folder, "error.pkl"), "wb") as file:
-                pickle.dump(error, file)
+        try:
+            payload = pickle.dumps(error)
+        except Exception:  # noqa: BLE001 - an exception that cannot be pickled reaches the caller as a traceback
+            payload = None
+        if payload is not None:
+            with open(os.path.join(folder, f"error-{rank}.pkl"), "wb") as file:
+                file.write(payload)
         raise
     finally:
         torch.distributed.destroy_process_group()
@@ -137,10 +141,11 @@ def fit_data_parallel(detector, X, *, n_processes=2, backend="gloo"):
             torch.multiprocessing.start_processes(_process, args=(int(n_processes), backend, folder, detector, X),
                                                   nprocs=int(n_processes), join=True, start_method="spawn")
         except torch.multiprocessing.ProcessRaisedException as failure:
-            error_path = os.path.join(folder, "error.pkl")
-            if os.path.exists(error_path):
-                with open(error_path, "rb") as file:
-                    raise pickle.load(file) from failure
+            for rank in range(int(n_processes)):  # the error of the lowest rank that recorded one, with its type
+                error_path = os.path.join(folder, f"error-{rank}.pkl")
+                if os.path.exists(error_path):
+                    with open(error_path, "rb") as file:
+                        raise pickle.load(file) from failure
             raise
         with open(os.path.join(folder, "fitted.pkl"), "rb") as file:
             fitted = pickle.load(file)
