@@ -5,9 +5,9 @@ contribution per input feature, for this library's detectors and for any scikit-
 ``score_samples``. The convention is the same for every method: a positive contribution makes the row more
 anomalous, and the contributions add up to the anomaly score::
 
-    anomaly_scores == base_values + values.sum(axis=1) + beyond_training + delta
+    anomaly_scores == baseline_scores + contributions.sum(axis=1) + beyond_training + delta
 
-where ``base_values`` is the anomaly score of the reference the row is compared with (0 for a reconstruction
+where ``baseline_scores`` is the anomaly score of the reference the row is compared with (0 for a reconstruction
 error), ``beyond_training`` the part the far-row guard of the networks adds (below) and ``delta`` what the method
 leaves unexplained (a rounding error for the exact methods, the integration error of integrated gradients, the
 interactions occlusion misses).
@@ -30,11 +30,12 @@ Methods (``method=``):
     a coalition takes the values of the reference rows (averaged over them), estimated from ``n_permutations``
     random feature orders per row, each also walked in reverse (antithetic sampling). The contributions add up
     to the score difference to the references exactly, whatever the number of permutations; the estimate of each
-    contribution has a sampling error that falls as ``1 / sqrt(n_permutations)``. It evaluates the detector on
-    ``n_permutations * (2 * n_features - 2) * n_references + 1`` rows per row.
+    contribution has a sampling error that falls as ``1 / sqrt(n_permutations)``. It evaluates the detector on at
+    most ``n_permutations * 2 * (n_features - 1) * n_references`` rows per row: a step that takes a feature whose
+    value the row and the reference share changes nothing and is not scored.
 ``"occlusion"``
     Any detector, as a black box: feature ``j`` contributes ``f(x) - mean_r f(x with x_j = r_j)`` over the
-    reference rows ``r``. ``n_features * n_references + 1`` evaluations per row; deterministic, but the
+    reference rows ``r``. At most ``n_features * n_references`` evaluations per row; deterministic, but the
     contributions do not add up to the score (``delta`` holds the difference).
 
 ``method="auto"`` takes the reconstruction decomposition for autoencoders, integrated gradients for the other
@@ -122,7 +123,8 @@ def explain(estimator, X, *, method="auto", baseline=None, n_steps=64, n_permuta
     estimator : fitted outlier detector
         A skanomaly detector, any estimator with ``score_samples`` (higher = more normal), a ``Pipeline``
         ending in one, a :class:`~skanomaly.ensemble.ScoreCombinationDetector` (e.g.
-        :func:`~skanomaly.recommended_detector`) or a :class:`~skanomaly.ensemble.SeedEnsembleDetector`.
+        :func:`~skanomaly.recommended_detector`), a :class:`~skanomaly.ensemble.SeedEnsembleDetector` or a
+        :class:`~skanomaly.calibration.CalibratedDetector`.
     X : array-like of shape (n_samples, n_features), or images
         Rows to explain, as ``estimator`` takes them (a DataFrame with the training columns when it was fitted
         on one). 3-D or 4-D image arrays are flattened to rows.
@@ -145,9 +147,9 @@ def explain(estimator, X, *, method="auto", baseline=None, n_steps=64, n_permuta
     Returns
     -------
     explanation : sklearn.utils.Bunch
-        values : ndarray of shape (n_samples, n_features), float64
+        contributions : ndarray of shape (n_samples, n_features), float64
             Contribution of each input feature to the anomaly score of each row (positive: more anomalous).
-        base_values : ndarray of shape (n_samples,), float64
+        baseline_scores : ndarray of shape (n_samples,), float64
             Anomaly score of the reference (mean over the reference rows; 0 for ``"reconstruction"``).
         anomaly_scores : ndarray of shape (n_samples,), float64
             ``-estimator.score_samples(X)``, the explained quantity (for a
@@ -156,15 +158,15 @@ def explain(estimator, X, *, method="auto", baseline=None, n_steps=64, n_permuta
             What the far-row guard adds to the anomaly score of rows far outside the training data (see above);
             0 for other rows and for the black-box methods.
         delta : ndarray of shape (n_samples,), float64
-            ``anomaly_scores - base_values - values.sum(axis=1) - beyond_training``: the integration error of
+            ``anomaly_scores - baseline_scores - contributions.sum(axis=1) - beyond_training``: the integration error of
             integrated gradients, rounding for the exact methods, interactions for occlusion.
         method : str
             The method used (``"weighted_sum[...]"`` with the members' methods for linear ensembles).
         feature_names : ndarray of str of shape (n_features,)
             ``feature_names_in_`` of the estimator, else ``"x0"``, ``"x1"``, ...
         image_shape : tuple of int or None
-            ``(C, H, W)`` when the detector was fitted on images: ``values.reshape(-1, *image_shape)`` is a
-            per-pixel map.
+            ``(C, H, W)`` when the detector was fitted on images: ``contributions.reshape(-1, *image_shape)`` is
+            a per-pixel map.
 
     Raises
     ------
@@ -185,10 +187,10 @@ def explain(estimator, X, *, method="auto", baseline=None, n_steps=64, n_permuta
     >>> X_normal = data.data[data.target == 0]
     >>> model = make_pipeline(MinMaxScaler(), AutoEncoderDetector(max_epochs=5, random_state=0)).fit(X_normal)
     >>> result = explain(model, data.data[data.target == 1].iloc[:3])
-    >>> result.values.shape, result.method
+    >>> result.contributions.shape, result.method
     ((3, 6), 'reconstruction')
-    >>> bool(abs(result.base_values + result.values.sum(axis=1) + result.beyond_training
-    ...          - result.anomaly_scores).max() < 1e-12)
+    >>> parts = result.baseline_scores + result.contributions.sum(axis=1) + result.beyond_training
+    >>> bool(abs(parts - result.anomaly_scores).max() < 1e-12)
     True
     """
     method = _check_choice(method, ("auto", *EXPLANATION_METHODS), "method")
