@@ -55,10 +55,14 @@ networks and Shapley sampling for any other detector. Meta-estimators are looked
   mean of its models' anomaly scores, whatever the method;
 - :class:`~sklearn.frozen.FrozenEstimator` is explained through the estimator it holds.
 
-**Reference rows** (``baseline``). Integrated gradients, Shapley sampling and occlusion compare each row with
-reference rows: ``baseline=None`` takes the mean of the training rows, which every skanomaly detector keeps
-(``support_center_``); other detectors need ``baseline``, a few normal rows (or their mean) in the estimator's
-input features. The contributions are averaged over the reference rows, and the cost grows with their number.
+**Reference rows** (``baseline``, ``n_neighbors``). Integrated gradients, Shapley sampling and occlusion compare
+each row with reference rows: ``baseline=None`` takes the mean of the training rows, which every skanomaly detector
+keeps (``support_center_``); other detectors need ``baseline``, normal rows in the estimator's input features
+(training rows, for example). From those, each row is compared with its ``n_neighbors`` most similar rows: the
+rows that agree with it in the most features, by the distance ``sum_j min(|x_j - r_j| / s_j, 1)`` (``s_j`` the
+standard deviation of feature ``j`` over ``baseline``), in which a feature counts at most 1 however far off it
+is, so that the few features that make a row unusual do not decide what it is compared with. The contributions
+are averaged over a row's reference rows, and the cost grows with their number.
 
 **Rows far outside the training data.** A :class:`~skanomaly.base.BaseDetector` caps the normality score of rows
 farther than twice the training radius from the training mean, so that they never look normal. The reconstruction
@@ -112,7 +116,8 @@ _MAX_EVALUATION_VALUES = 1 << 22
 _GRADIENT_BATCH_ROWS = 512
 
 
-def explain(estimator, X, *, method="auto", baseline=None, n_steps=64, n_permutations=8, random_state=None):
+def explain(estimator, X, *, method="auto", baseline=None, n_neighbors="auto", n_steps=64, n_permutations=8,
+            random_state=None):
     """Per-feature contributions to the anomaly score ``-score_samples(X)`` of each row.
 
     See the module documentation (and the *Explanations* page of the documentation) for the methods, what
@@ -132,9 +137,14 @@ def explain(estimator, X, *, method="auto", baseline=None, n_steps=64, n_permuta
         Attribution method; ``"auto"``: ``"reconstruction"`` for :class:`~skanomaly.detectors.AutoEncoderDetector`,
         ``"integrated_gradients"`` for the other networks, ``"shapley_sampling"`` otherwise.
     baseline : array-like of shape (n_features,) or (n_references, n_features), or None, default=None
-        Reference rows in the estimator's input features (normal rows, or their mean). ``None``: the mean of
-        the training rows, for skanomaly detectors; other detectors need reference rows. Not used by
-        ``"reconstruction"``. Every reference row is used: the cost grows with their number.
+        Normal rows to compare with, in the estimator's input features: training rows (all of them, or a
+        sample), or one row such as their mean. ``None``: the mean of the training rows, for skanomaly detectors;
+        other detectors need ``baseline``. Not used by ``"reconstruction"``.
+    n_neighbors : int, None or "auto", default="auto"
+        How many of the ``baseline`` rows each row is compared with: its ``n_neighbors`` most similar ones (the
+        rows that agree with it in the most features, see the module documentation), or all of them (``None``,
+        or when ``baseline`` has no more rows). ``"auto"``: 1 for integrated gradients, 5 for Shapley sampling
+        and occlusion. The cost grows with the number of rows a row is compared with.
     n_steps : int, default=64
         Integrated gradients: quadrature points per row and reference row (one forward and one backward pass
         each).
@@ -196,6 +206,8 @@ def explain(estimator, X, *, method="auto", baseline=None, n_steps=64, n_permuta
     method = _check_choice(method, ("auto", *EXPLANATION_METHODS), "method")
     n_steps = _check_count(n_steps, "n_steps")
     n_permutations = _check_count(n_permutations, "n_permutations")
+    if not (n_neighbors is None or (isinstance(n_neighbors, str) and n_neighbors == "auto")):
+        n_neighbors = _check_count(n_neighbors, "n_neighbors")
     if not hasattr(estimator, "score_samples"):
         raise ValueError(f"{type(estimator).__name__} has no score_samples to explain (LocalOutlierFactor needs "
                          "novelty=True).")
@@ -207,7 +219,7 @@ def explain(estimator, X, *, method="auto", baseline=None, n_steps=64, n_permuta
     feature_names = (np.asarray(names, dtype=object) if names is not None
                      else np.array([f"x{j}" for j in range(X.shape[1])], dtype=object))
     baseline = _check_baseline(baseline, X.shape[1], names)
-    settings = Bunch(n_steps=n_steps, n_permutations=n_permutations,
+    settings = Bunch(n_steps=n_steps, n_permutations=n_permutations, n_neighbors=n_neighbors,
                      seed=int(check_random_state(random_state).randint(np.iinfo(np.int32).max)))
     part = _attribute(estimator, X, baseline, method, settings)
     delta = part.anomaly - part.base - part.contributions.sum(axis=1) - part.beyond
@@ -481,16 +493,20 @@ def _explain_network(detector, X, baseline, method, settings):
                     anomaly[rows] = squared.mean(dim=1).cpu().numpy()
         else:
             score = _network_anomaly_score(detector)
-            references = (np.asarray(detector.support_center_, dtype=np.float64)[None, :] if baseline is None
-                          else baseline)
-            refs = torch.as_tensor(references, device=device)
+            pool = (np.asarray(detector.support_center_, dtype=np.float64)[None, :] if baseline is None
+                    else baseline)
+            references = _References(pool, 1 if settings.n_neighbors == "auto" else settings.n_neighbors)
             with torch.no_grad():
-                base[:] = float(score(refs).mean())
+                pool_scores = _evaluate(lambda rows: score(torch.as_tensor(rows, device=device)).cpu().numpy(), pool)
             alphas, weights = _gauss_legendre(settings.n_steps)
             for rows in gen_batches(n, _GRADIENT_BATCH_ROWS):
-                x = torch.as_tensor(np.asarray(X[rows], dtype=np.float64), device=device)
+                part = np.asarray(X[rows], dtype=np.float64)
+                chosen = references.indices(part)
+                base[rows] = pool_scores[chosen].mean(axis=1)
+                x = torch.as_tensor(part, device=device)
                 with torch.no_grad():
                     anomaly[rows] = score(x).cpu().numpy()
+                refs = torch.as_tensor(pool[chosen], device=device)  # (rows, references, features)
                 values[rows] = _integrated_gradients(score, x, refs, alphas, weights).cpu().numpy()
     scores = -anomaly
     guarded = detector._guard_far_rows(X, scores)
@@ -505,10 +521,12 @@ def _gauss_legendre(n_steps):
 
 
 def _integrated_gradients(score, x, refs, alphas, weights):
-    """Integrated gradients of ``score`` for the rows ``x``, averaged over the reference rows ``refs``."""
+    """Integrated gradients of ``score`` for the rows ``x``, averaged over each row's reference rows ``refs``
+    (rows, references, features)."""
     total = torch.zeros_like(x)
     with torch.enable_grad():
-        for ref in refs:
+        for j in range(refs.shape[1]):
+            ref = refs[:, j]
             difference = x - ref
             gradient_sum = torch.zeros_like(x)
             for alpha, weight in zip(alphas, weights):
@@ -516,7 +534,7 @@ def _integrated_gradients(score, x, refs, alphas, weights):
                 (gradient,) = torch.autograd.grad(score(point).sum(), point)
                 gradient_sum += float(weight) * gradient
             total += difference * gradient_sum
-    return total / refs.shape[0]
+    return total / refs.shape[1]
 
 
 # ------------------------------------------------------------------------------------------ black-box methods
@@ -524,22 +542,20 @@ def _black_box(estimator, X, baseline, method, settings):
     if baseline is None:
         raise ValueError(
             f"{type(estimator).__name__} is explained against reference rows and keeps no training rows: pass "
-            "baseline=, a few normal rows (e.g. 10-50 training rows) or their mean, in the estimator's input "
+            "baseline=, normal rows such as the training rows (or a sample of them), in the estimator's input "
             "features.")
 
     def anomaly_score(rows):
         return -np.asarray(estimator.score_samples(_as_fitted_input(estimator, rows)), dtype=np.float64)
 
-    n = X.shape[0]
     anomaly = _evaluate(anomaly_score, X)
-    reference_scores = _evaluate(anomaly_score, baseline)
-    base = np.full(n, float(np.mean(reference_scores)))
-    walks = _Walks(anomaly_score, baseline, reference_scores)
+    references = _References(baseline, 5 if settings.n_neighbors == "auto" else settings.n_neighbors)
+    walks = _Walks(anomaly_score, references, _evaluate(anomaly_score, baseline))
     if method == "occlusion":
-        values = walks.occlusion(X, anomaly)
+        values, base = walks.occlusion(X, anomaly)
     else:
-        values = walks.shapley(X, anomaly, settings)
-    return _Part(contributions=values, base=base, anomaly=anomaly, beyond=np.zeros(n), method=method)
+        values, base = walks.shapley(X, anomaly, settings)
+    return _Part(contributions=values, base=base, anomaly=anomaly, beyond=np.zeros(X.shape[0]), method=method)
 
 
 def _evaluate(fn, rows):
@@ -550,58 +566,97 @@ def _evaluate(fn, rows):
     return out
 
 
-class _Walks:
-    """Scores of rows whose features are taken one at a time from a row ``x`` into a reference row ``r``.
+class _References:
+    """The reference rows of each explained row: every row of ``pool``, or each row's ``n_neighbors`` most similar
+    ones.
 
-    A step that takes a feature where ``x`` and ``r`` hold the same value leaves the row as it was, and its score is
-    not computed again: on data with repeated values (binary or sparse features, a reference equal to the row in
-    many features) most steps are of that kind.
+    Similarity counts the features in which two rows agree: the distance is ``sum_j min(|x_j - r_j| / s_j, 1)``,
+    with ``s_j`` the standard deviation of feature ``j`` over the pool (any difference counts fully in a feature the
+    pool holds constant). A feature that differs by more than one standard deviation counts 1 however far it is,
+    so the few features that make a row unusual do not decide which normal rows it is compared with; the distance
+    does not change when a feature is scaled.
+    """
+
+    def __init__(self, pool, n_neighbors):
+        self.pool = pool
+        self.k = pool.shape[0] if n_neighbors is None else min(n_neighbors, pool.shape[0])
+        self.nearest = self.k < pool.shape[0]
+        spread = pool.std(axis=0)
+        self.inverse_spread = np.where(spread > 0, 1.0 / np.where(spread > 0, spread, 1.0), np.inf)
+
+    def indices(self, X):
+        """Indices into ``pool`` of the reference rows of each row of ``X``, shape (n_rows, k)."""
+        if not self.nearest:
+            return np.broadcast_to(np.arange(self.k), (X.shape[0], self.k))
+        n_pool, d = self.pool.shape
+        chosen = np.empty((X.shape[0], self.k), dtype=np.int64)
+        for rows in gen_batches(X.shape[0], max(1, _MAX_EVALUATION_VALUES // (n_pool * d))):
+            with np.errstate(invalid="ignore"):  # 0 * inf where a constant feature agrees
+                gaps = np.abs(X[rows, None, :] - self.pool[None, :, :]) * self.inverse_spread
+            distance = np.minimum(np.nan_to_num(gaps, nan=0.0), 1.0).sum(axis=2)
+            chosen[rows] = np.argsort(distance, axis=1, kind="stable")[:, :self.k]
+        return chosen
+
+
+class _Walks:
+    """Scores of rows whose features are taken one at a time from a row ``x`` into each of its reference rows.
+
+    A step that takes a feature where ``x`` and the reference hold the same value leaves the row as it was, and its
+    score is not computed again: on data with repeated values (binary or sparse features, references close to the
+    row) most steps are of that kind.
 
     Parameters
     ----------
     fn : callable
         Anomaly score of a block of rows.
-    references : ndarray of shape (k, d)
-    reference_scores : ndarray of shape (k,)
-        ``fn(references)``.
+    references : _References
+    pool_scores : ndarray of shape (n_pool,)
+        ``fn`` of the reference rows.
     """
 
-    def __init__(self, fn, references, reference_scores):
+    def __init__(self, fn, references, pool_scores):
         self.fn = fn
         self.references = references
-        self.reference_scores = reference_scores
+        self.pool_scores = pool_scores
 
     def _rows_per_block(self, d):
-        return max(1, _MAX_EVALUATION_VALUES // (self.references.shape[0] * (d + 1)))
+        return max(1, _MAX_EVALUATION_VALUES // (self.references.k * (d + 1)))
 
     def _scores(self, m, d, build):
         """Scores of ``m`` rows of ``d`` features that ``build(indices)`` makes a block at a time."""
         out = np.empty(m, dtype=np.float64)
+        if m == 0:  # every step leaves the rows as they were
+            return out
         for block in gen_batches(m, max(1, _MAX_EVALUATION_VALUES // d)):
             out[block] = self.fn(build(np.arange(block.start, block.stop)))
         return out
 
-    def walk(self, X, anomaly, orders):
-        """Gains of every feature when the features of each row are taken into each reference in ``orders``.
+    def _chosen(self, X):
+        """Each row's reference rows (n, k, d) and their scores (n, k)."""
+        chosen = self.references.indices(X)
+        return self.references.pool[chosen], self.pool_scores[chosen]
 
-        ``orders`` (n, d) is one feature order per row. Returns (n, d): each feature's gain, averaged over the
-        references; every row's gains add up to ``anomaly - mean(reference_scores)``.
+    def walk(self, X, anomaly, refs, ref_scores, orders):
+        """Gains of every feature when the features of each row are taken into each of its references in ``orders``.
+
+        ``refs`` (n, k, d) and ``ref_scores`` (n, k) are each row's references and their scores, ``orders`` (n, d)
+        one feature order per row. Returns (n, d): each feature's gain, averaged over the references; every row's
+        gains add up to its anomaly score minus its references' mean score.
         """
         n, d = X.shape
-        k = self.references.shape[0]
+        k = refs.shape[1]
         rows = np.arange(n)[:, None]
         ranks = np.argsort(orders, axis=1)
-        # steps[i, r, t]: whether taking feature orders[i, t] changes the row for reference r
-        steps = X[rows, orders][:, None, :] != self.references[:, orders].transpose(1, 0, 2)
+        # steps[i, r, t]: whether taking feature orders[i, t] changes row i's walk into reference r
+        steps = X[rows, orders][:, None, :] != np.take_along_axis(refs, orders[:, None, :], axis=2)
         scores = np.empty((n, k, d + 1), dtype=np.float64)
-        scores[:, :, 0] = self.reference_scores[None, :]
+        scores[:, :, 0] = ref_scores
         scores[:, :, d] = anomaly[:, None]
-        which = np.nonzero(steps[:, :, :-1])  # (row, reference, step) of the inner rows that change
-        row, reference, step = which
+        row, reference, step = np.nonzero(steps[:, :, :-1])  # the inner rows that change
 
         def inner(index):  # the first step + 1 features of the order come from x, the others from r
             taken = ranks[row[index]] <= step[index, None]
-            return np.where(taken, X[row[index]], self.references[reference[index]])
+            return np.where(taken, X[row[index]], refs[row[index], reference[index]])
 
         scores[row, reference, step + 1] = self._scores(row.shape[0], d, inner)
         # a step that changes nothing keeps the score of the step before
@@ -616,7 +671,8 @@ class _Walks:
         return by_feature
 
     def shapley(self, X, anomaly, settings):
-        """Antithetic permutation estimate of the Shapley values of every row of ``X``.
+        """Antithetic permutation estimate of the Shapley values of every row of ``X``, and each row's reference
+        score.
 
         Every random feature order is walked forward and in reverse; each walk's gains add up to the anomaly score
         minus the references' mean score, so the estimate adds up to it exactly whatever the number of orders.
@@ -624,32 +680,39 @@ class _Walks:
         n, d = X.shape
         P = settings.n_permutations
         values = np.zeros((n, d), dtype=np.float64)
+        base = np.empty(n, dtype=np.float64)
         for rows in gen_batches(n, self._rows_per_block(d)):
             count = rows.stop - rows.start
+            refs, ref_scores = self._chosen(X[rows])
+            base[rows] = ref_scores.mean(axis=1)
             orders = np.empty((count, P, d), dtype=np.int64)
             for i in range(count):
                 rng = np.random.default_rng([settings.seed, rows.start + i])
                 orders[i] = np.argsort(rng.random((P, d)), axis=1)
             for p in range(P):
                 for order in (orders[:, p], orders[:, p, ::-1]):
-                    values[rows] += self.walk(X[rows], anomaly[rows], order)
-        return values / (2 * P)
+                    values[rows] += self.walk(X[rows], anomaly[rows], refs, ref_scores, order)
+        return values / (2 * P), base
 
     def occlusion(self, X, anomaly):
-        """Feature ``j``'s contribution: the anomaly score minus its mean over the references with ``x_j = r_j``."""
+        """Feature ``j``'s contribution: the anomaly score minus its mean over the references with ``x_j = r_j``;
+        and each row's reference score."""
         n, d = X.shape
         values = np.empty((n, d), dtype=np.float64)
+        base = np.empty(n, dtype=np.float64)
         for rows in gen_batches(n, self._rows_per_block(d)):
             part = X[rows]
-            # held[i, r, j]: the score of row i with feature j set to reference r's value (unchanged if equal)
-            held = np.broadcast_to(anomaly[rows, None, None], (part.shape[0],) + self.references.shape).copy()
-            row, reference, feature = np.nonzero(part[:, None, :] != self.references[None, :, :])
+            refs, ref_scores = self._chosen(part)
+            base[rows] = ref_scores.mean(axis=1)
+            # held[i, r, j]: the score of row i with feature j set to its reference r's value (unchanged if equal)
+            held = np.broadcast_to(anomaly[rows, None, None], refs.shape).copy()
+            row, reference, feature = np.nonzero(part[:, None, :] != refs)
 
             def changed(index):
                 rows_ = part[row[index]].copy()
-                rows_[np.arange(index.shape[0]), feature[index]] = self.references[reference[index], feature[index]]
+                rows_[np.arange(index.shape[0]), feature[index]] = refs[row[index], reference[index], feature[index]]
                 return rows_
 
             held[row, reference, feature] = self._scores(row.shape[0], d, changed)
             values[rows] = anomaly[rows, None] - held.mean(axis=1)
-        return values
+        return values, base

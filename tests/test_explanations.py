@@ -169,7 +169,7 @@ def test_integrated_gradients_equal_captums():
     captum = pytest.importorskip("captum.attr")
     detector = _fitted("AMADetector")
     references = X_TRAIN[:2]
-    mine = explain(detector, X_TEST, baseline=references, n_steps=16)
+    mine = explain(detector, X_TEST, baseline=references, n_neighbors=None, n_steps=16)
     score = explanations._network_anomaly_score(detector)
     ig = captum.IntegratedGradients(score)
     theirs = np.mean([ig.attribute(torch.as_tensor(X_TEST), baselines=torch.as_tensor(np.tile(ref, (len(X_TEST), 1))),
@@ -238,6 +238,39 @@ def test_steps_that_change_nothing_are_not_scored_again():
         np.testing.assert_allclose(occluded.contributions[:, j], anomaly - held, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("method", ["shapley_sampling", "occlusion", "integrated_gradients"])
+def test_each_row_can_be_compared_with_its_nearest_reference_rows(method):
+    detector = _fitted("DeepSVDDDetector")
+    pool = X_TRAIN[:30]
+    result = explain(detector, X_TEST, baseline=pool, n_neighbors=3, method=method, n_steps=8, random_state=0)
+    for i in (0, 7):
+        # the pool rows that agree with the row in the most features, a difference above one sd counting 1
+        distance = np.minimum(np.abs(pool - X_TEST[i]) / pool.std(axis=0), 1.0).sum(axis=1)
+        nearest = pool[np.argsort(distance, kind="stable")[:3]]
+        alone = explain(detector, X_TEST, baseline=nearest, n_neighbors=None, method=method, n_steps=8,
+                        random_state=0)
+        np.testing.assert_allclose(result.contributions[i], alone.contributions[i], rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(result.baseline_scores[i], alone.baseline_scores[i], rtol=1e-12)
+    everyone = explain(detector, X_TEST, baseline=pool[:3], n_neighbors=3, method=method, n_steps=8, random_state=0)
+    np.testing.assert_array_equal(everyone.contributions, explain(detector, X_TEST, baseline=pool[:3], method=method,
+                                                                  n_neighbors=None, n_steps=8,
+                                                                  random_state=0).contributions)
+    # a feature far off counts 1 for every pool row, so the neighbours are those that agree in the other features
+    shifted = X_TEST[:1].copy()
+    shifted[0, 2] += 50 * X_TRAIN[:, 2].std()
+    others = np.minimum(np.abs(np.delete(pool - shifted, 2, axis=1)) / np.delete(pool.std(axis=0), 2), 1.0).sum(axis=1)
+    np.testing.assert_array_equal(explanations._References(pool, 3).indices(shifted)[0],
+                                  np.argsort(others, kind="stable")[:3])
+
+
+def test_a_reference_equal_to_the_row_gives_no_contribution():
+    detector = _InteractingDetector().fit(X_TRAIN[:, :4])
+    for method in ("shapley_sampling", "occlusion"):
+        result = explain(detector, X_TEST[:2, :4], baseline=X_TEST[:1, :4], method=method, random_state=0)
+        np.testing.assert_array_equal(result.contributions[0], 0.0)
+        assert np.abs(result.contributions[1]).max() > 0
+
+
 def test_a_rows_shapley_values_depend_on_the_seed_and_its_position_only():
     detector = _InteractingDetector().fit(X_TRAIN[:, :4])
     X = X_TEST[:, :4]
@@ -286,7 +319,8 @@ def test_a_pipeline_is_explained_in_its_input_features():
     isolation = make_pipeline(MinMaxScaler(), IsolationForest(n_estimators=10, random_state=0)).fit(X_TRAIN)
     scaled = explain(isolation, X_TEST, baseline=X_TRAIN[:3], random_state=0)
     whole = explanations._black_box(isolation, X_TEST, X_TRAIN[:3], "shapley_sampling",
-                                    explanations.Bunch(n_permutations=8, seed=scaled_seed(0)))
+                                    explanations.Bunch(n_permutations=8, n_neighbors=None,
+                                                       seed=scaled_seed(0)))
     np.testing.assert_allclose(scaled.contributions, whole.contributions, rtol=1e-12, atol=1e-12)
 
 
@@ -408,6 +442,8 @@ def test_bad_input_gives_clear_errors():
         explain(detector, X_TEST, n_steps=0)
     with pytest.raises(ValueError, match="n_permutations"):
         explain(detector, X_TEST, n_permutations=1.5)
+    with pytest.raises(ValueError, match="n_neighbors"):
+        explain(detector, X_TEST, n_neighbors=0)
     with pytest.raises(ValueError, match="baseline"):
         explain(detector, X_TEST, baseline=np.zeros(4))
     with pytest.raises(ValueError, match="no rows"):
