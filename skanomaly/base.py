@@ -1147,6 +1147,35 @@ class BaseDetector(OffsetThresholdMixin, OutlierMixin, BaseEstimator, metaclass=
         """
         return -self.score_samples(X)
 
+    def _network_normality(self, x, *, log_ndtr=None):
+        """Hook: the normality score of a batch ``x`` (a float tensor on the networks' device) in torch operations,
+        before the far-row cap: what :meth:`_score_samples` computes, written so that autograd differentiates it
+        (:mod:`skanomaly.explanations`) and torch's ONNX exporter translates it (:mod:`skanomaly.export`).
+
+        Default: minus the net's anomaly score. A detector whose :meth:`_score_samples` computes something else
+        overrides both (:meth:`has_network_normality` tells whether it did).
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (n_samples, n_features)
+        log_ndtr : callable or None, default=None
+            ``log Phi`` (standard normal CDF) of a tensor, for scores built on it (AMA's A-score); ``None`` uses
+            :func:`torch.special.log_ndtr`. Explanations pass one whose derivative stays finite far into the
+            tail, the export one that its exporter translates.
+
+        Returns
+        -------
+        scores : torch.Tensor of shape (n_samples,)
+        """
+        return -self.net_.anomaly_score(x)
+
+    @classmethod
+    def has_network_normality(cls):
+        """Whether :meth:`_network_normality` computes this class's :meth:`_score_samples` (a subclass that
+        changes the score without changing the hook does not)."""
+        return (cls._network_normality is not BaseDetector._network_normality
+                or cls._score_samples is BaseDetector._score_samples)
+
     def _score_samples(self, X):
         """Normality scores of validated float64 ``X`` (default: minus the net's anomaly score)."""
         return -self._batched(self.net_.anomaly_score, X)

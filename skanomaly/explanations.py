@@ -92,9 +92,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .base import BaseDetector
 from .calibration import CalibratedDetector
-from .detectors.ama import AMADetector
 from .detectors.autoencoder import AutoEncoderDetector
-from .detectors.omasgan import OMASGANDetector
 from .ensemble import ScoreCombinationDetector, SeedEnsembleDetector
 from .nn import frozen
 from .utils import torch_threads
@@ -425,35 +423,10 @@ def _network_method(detector, method):
 
 def _network_anomaly_score(detector):
     """The detector's anomaly score, ``-_score_samples`` before the far-row guard, as a differentiable function
-    of a float64 tensor batch; None when it is not known as one."""
-    net = detector.net_
-    if isinstance(detector, AMADetector):
-        if detector.score_type == "feature_l1":
-            return net.anomaly_score
-        mean, std = detector.feature_l1_mean_, detector.feature_l1_std_
-        lowest = -np.finfo(np.float64).max
-
-        def minus_log_a_score(x):
-            z = (net.anomaly_score(x) - mean).abs() / std
-            return -torch.clamp(math.log(2.0) + _LogNdtr.apply(-z), min=lowest)
-
-        return minus_log_a_score
-    if isinstance(detector, OMASGANDetector):
-        if detector.stop_after in ("task1", "task2"):
-            return lambda x: -detector._critic_term(detector.critic_, x)
-        if detector.stop_after == "task3":
-            return lambda x: -detector._critic_term(detector.retrained_critic_, x)
-        stats, weight = detector.score_stats_, detector.lambda_fd
-
-        def standardised_terms(x):
-            terms = detector._anomaly_terms(x)
-            return ((terms[:, 0] - stats["j_mean"]) / stats["j_std"]
-                    + weight * (terms[:, 1] - stats["fd_mean"]) / stats["fd_std"])
-
-        return standardised_terms
-    if type(detector)._score_samples is BaseDetector._score_samples:
-        return net.anomaly_score
-    return None
+    of a float64 tensor batch (its ``_network_normality`` hook); None when its class does not provide one."""
+    if not detector.has_network_normality():
+        return None
+    return lambda x: -detector._network_normality(x, log_ndtr=_LogNdtr.apply)
 
 
 class _LogNdtr(torch.autograd.Function):

@@ -206,34 +206,18 @@ def _log_erfc(x):
     return torch.log(t) - x * x + g
 
 
+def _log_ndtr(v):
+    """``log Phi(v)`` of a float32 tensor ``v <= 0`` through :func:`_log_erfc`: ``log(erfc(-v / sqrt 2) / 2)``."""
+    return _log_erfc(-v / math.sqrt(2.0)) - math.log(2.0)
+
+
 def _raw_scores(detector):
     """``fn(x) -> normality scores`` of float32 rows ``x``, before the far-row cap, computed by the networks of
-    ``detector`` (a float32 copy) as its ``_score_samples`` does."""
-    from .detectors import AMADetector, AutoEncoderDetector, DeepSVDDDetector, MirroredAEDetector, OMASGANDetector
-
-    net = detector.net_
-    if isinstance(detector, (AutoEncoderDetector, DeepSVDDDetector, MirroredAEDetector)):
-        return lambda x: -net.anomaly_score(x)
-    if isinstance(detector, AMADetector):
-        if detector.score_type == "feature_l1":
-            return lambda x: -net.anomaly_score(x)
-        mean, std = detector.feature_l1_mean_, detector.feature_l1_std_
-        return lambda x: _log_erfc(torch.abs(net.anomaly_score(x) - mean) / (std * math.sqrt(2.0)))
-    if isinstance(detector, OMASGANDetector):
-        if detector.stop_after in ("task1", "task2"):
-            return lambda x: detector._critic_term(detector.critic_, x)
-        if detector.stop_after == "task3":
-            return lambda x: detector._critic_term(detector.retrained_critic_, x)
-        stats, weight = detector.score_stats_, float(detector.lambda_fd)
-
-        def full_score(x):
-            terms = detector._anomaly_terms(x)
-            j = (terms[:, 0] - stats["j_mean"]) / stats["j_std"]
-            fd = (terms[:, 1] - stats["fd_mean"]) / stats["fd_std"]
-            return -(j + weight * fd)
-
-        return full_score
-    return None
+    ``detector`` (a float32 copy) as its ``_score_samples`` does (its ``_network_normality`` hook); None when the
+    detector's class does not provide the hook for its score."""
+    if not detector.has_network_normality():
+        return None
+    return lambda x: detector._network_normality(x, log_ndtr=_log_ndtr)
 
 
 class _DetectorScores(torch.nn.Module):

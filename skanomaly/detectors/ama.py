@@ -730,6 +730,17 @@ class AMADetector(BaseDetector):
         # log_ndtr is exact until -z**2 / 2 leaves the float64 range (z above about 1.3e154), then -inf.
         return np.maximum(log_a, -np.finfo(np.float64).max)
 
+    def _network_normality(self, x, *, log_ndtr=None, score_type=None):
+        """The score of :meth:`_score_samples` in torch operations (see
+        :meth:`~skanomaly.base.BaseDetector._network_normality`): ``log 2 + log Phi(-z)``,
+        ``z = |feature_l1 - feature_l1_mean_| / feature_l1_std_``, or minus the feature-L1 score."""
+        l1 = self.net_.anomaly_score(x)
+        if (score_type or self.score_type) == "feature_l1":
+            return -l1
+        z = torch.abs(l1 - self.feature_l1_mean_) / self.feature_l1_std_
+        log_a = math.log(2.0) + (torch.special.log_ndtr if log_ndtr is None else log_ndtr)(-z)
+        return torch.clamp(log_a, min=-torch.finfo(log_a.dtype).max)
+
     def _score_variants(self):
         other = "a_score" if self.score_type == "feature_l1" else "feature_l1"
         return {f"score_type={other}": lambda X: self._score_samples(X, score_type=other)}

@@ -935,6 +935,18 @@ class OMASGANDetector(BaseDetector):
                 variants["lambda_fd=0.0"] = lambda X: -self._standardised_terms(X)[:, 0]
         return variants
 
+    def _network_normality(self, x, *, log_ndtr=None):
+        """The score of :meth:`_score_samples` in torch operations (see
+        :meth:`~skanomaly.base.BaseDetector._network_normality`)."""
+        if self.stop_after in ("task1", "task2"):
+            return self._critic_term(self.critic_, x)
+        if self.stop_after == "task3":
+            return self._critic_term(self.retrained_critic_, x)
+        terms, stats = self._anomaly_terms(x), self.score_stats_
+        j = (terms[:, 0] - stats["j_mean"]) / stats["j_std"]
+        fd = (terms[:, 1] - stats["fd_mean"]) / stats["fd_std"]
+        return -(j + self.lambda_fd * fd)
+
     def _critic_term_scores(self, critic, X):
         return self._batched(lambda x: self._critic_term(critic, x), X)
 
