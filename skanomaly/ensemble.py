@@ -463,7 +463,7 @@ class ScoreCombinationDetector(OffsetThresholdMixin, OutlierMixin, MetaEstimator
         self.reference_scores_ = [np.unique(scores) for scores in train_scores]
         self._rank_positions = [_rank_reference(scores) for scores in train_scores]
         self._n_train = X.shape[0]
-        self.offset_ = float(np.percentile(self.score_samples(X), 100.0 * self.contamination))
+        self.offset_ = float(np.percentile(self._combine(self._member_scores(X)), 100.0 * self.contamination))
 
     def _normalize(self, j, scores):
         """Map member ``j``'s raw scores onto the common scale."""
@@ -495,7 +495,10 @@ class ScoreCombinationDetector(OffsetThresholdMixin, OutlierMixin, MetaEstimator
             Column ``j`` is member ``estimators_[j]``'s :meth:`score_samples`, normalised.
         """
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False)
+        return self._member_scores(validate_data(self, X, reset=False))
+
+    def _member_scores(self, X):
+        """:meth:`member_scores` of validated rows."""
         columns = []
         for j, member in enumerate(self.estimators_):
             scores = np.asarray(member.score_samples(X), dtype=np.float64)

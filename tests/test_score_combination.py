@@ -247,3 +247,14 @@ def test_a_failed_fit_leaves_the_combination_unfitted_and_names_the_member(data)
         model.score_samples(X_test)
     model.set_params(lof=LocalOutlierFactor(novelty=True)).fit(X_train)  # a refit works again
     assert model.score_samples(X_test).shape == (len(X_test),)
+
+
+def test_fit_on_a_dataframe_warns_nothing_and_keeps_offset(recwarn):
+    rng = np.random.RandomState(0)
+    X = pd.DataFrame(rng.randn(120, 3), columns=["a", "b", "c"])
+    model = ScoreCombinationDetector(
+        [("forest", IsolationForest(n_estimators=20, random_state=0)), ("lof", LocalOutlierFactor(novelty=True))]
+    ).fit(X)
+    assert not [w for w in recwarn if issubclass(w.category, UserWarning)], [str(w.message) for w in recwarn]
+    assert list(model.feature_names_in_) == ["a", "b", "c"]
+    assert model.offset_ == np.percentile(model.score_samples(X), 100 * model.contamination)
