@@ -644,6 +644,10 @@ class _IncrementalMethod:
             raise AttributeError(f"{owner.__name__} has no partial_fit: {reason}")
         return self.method if instance is None else types.MethodType(self.method, instance)
 
+    def __call__(self, *args, **kwargs):
+        # Reached only through the class __dict__ (documentation tools read the signature from there).
+        return self.method(*args, **kwargs)
+
 
 class OffsetThresholdMixin:
     """``decision_function`` and ``predict`` of an outlier detector from its ``score_samples`` and ``offset_``.
