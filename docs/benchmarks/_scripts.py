@@ -14,3 +14,14 @@ def import_script(relative_path):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def git_state():
+    """The short commit of the installed skanomaly checkout, for a report's header, noting uncommitted changes
+    to the package (``"unknown"`` outside a git checkout)."""
+    from skanomaly.benchmarks import environment_info
+
+    info = environment_info()
+    if info["git_commit"] == "unknown":
+        return "unknown"
+    return info["git_commit"][:7] + (" (skanomaly/ had uncommitted changes)" if info["git_dirty"] else "")

@@ -24,7 +24,7 @@ import argparse  # noqa: E402
 import csv  # noqa: E402
 import multiprocessing  # noqa: E402
 import platform  # noqa: E402
-import subprocess  # noqa: E402
+import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 from concurrent.futures import ProcessPoolExecutor  # noqa: E402
@@ -34,6 +34,8 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+from _scripts import git_state  # noqa: E402  (docs/benchmarks/_scripts.py)
 
 
 def kdd_split():
@@ -67,17 +69,6 @@ def train(way, path, params):
     else:
         detector = fit_data_parallel(AutoEncoderDetector(**params), path, n_processes=int(way.split()[0]))
     return detector, time.perf_counter() - start
-
-
-def git_state():
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                                cwd=HERE, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "skanomaly"], capture_output=True, text=True,
-                               cwd=HERE, check=True).stdout.strip()
-        return commit + (" (skanomaly/ had uncommitted changes)" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def main(argv=None):

@@ -31,7 +31,7 @@ import csv  # noqa: E402
 import gc  # noqa: E402
 import platform  # noqa: E402
 import statistics  # noqa: E402
-import subprocess  # noqa: E402
+import sys  # noqa: E402
 import time  # noqa: E402
 from datetime import datetime, timezone  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -40,6 +40,8 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+from _scripts import git_state  # noqa: E402  (docs/benchmarks/_scripts.py)
 N_FEATURES = 121  # KDD Cup 99's width after one-hot encoding, as in speed_study.py
 IMAGE_SHAPE = (1, 28, 28)
 N_FIT = {"tabular": 2048, "images": 512}
@@ -159,17 +161,6 @@ def ratios(records, name, kind, mode):
         if (row["detector"], row["data"], row["mode"]) == (name, kind, mode):
             by_round.setdefault(row["round"], {})[row["side"]] = row["rows_per_s"]
     return [speeds["onnxruntime"] / speeds["python"] for _, speeds in sorted(by_round.items())]
-
-
-def git_state():
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                                cwd=HERE, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "skanomaly"],
-                               capture_output=True, text=True, cwd=HERE, check=True).stdout.strip()
-        return commit + (" (skanomaly/ had uncommitted changes)" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def write_report(output, rounds, records, agreements, load, commit):

@@ -49,6 +49,8 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+from _scripts import git_state  # noqa: E402  (docs/benchmarks/_scripts.py)
 NOISE = 0.01
 CHUNK_ROWS = 100_000
 EPOCHS_IN_MEMORY = 10
@@ -304,17 +306,6 @@ def ppf_study(client, detector, X, n_rows, rounds, records):
 
 
 # ---------------------------------------------------------------------------------------------------- report
-def git_state():
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                                cwd=HERE, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "skanomaly"], capture_output=True, text=True,
-                               cwd=HERE, check=True).stdout.strip()
-        return commit + (" (skanomaly/ had uncommitted changes)" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
 def _versions():
     import dask
     import skorch

@@ -50,6 +50,8 @@ RSS_SIZES = (10_000, 100_000, 500_000)
 LR = 1e-3
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+from _scripts import git_state  # noqa: E402  (docs/benchmarks/_scripts.py)
 
 
 # ------------------------------------------------------------------------------------------------- training
@@ -299,17 +301,6 @@ def paired_ratios(records, study, batch_size, numerator, denominator):
         if row["study"] == study and row["batch_size"] == batch_size:
             by_round.setdefault(row["round"], {})[row["implementation"]] = row["rows_per_s"]
     return [speeds[numerator] / speeds[denominator] for _, speeds in sorted(by_round.items())]
-
-
-def git_state():
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                                cwd=HERE, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "skanomaly"],
-                               capture_output=True, text=True, cwd=HERE, check=True).stdout.strip()
-        return commit + (" (skanomaly/ had uncommitted changes)" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def write_report(output, rounds, records, agreement, memory, imports, optimizer, dynamo, load, commit):
