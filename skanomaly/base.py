@@ -1157,7 +1157,7 @@ class BaseDetector(OffsetThresholdMixin, OutlierMixin, BaseEstimator, metaclass=
         (:mod:`skanomaly.explanations`) and torch's ONNX exporter translates it (:mod:`skanomaly.export`).
 
         Default: minus the net's anomaly score. A detector whose :meth:`_score_samples` computes something else
-        overrides both (:meth:`has_network_normality` tells whether it did).
+        overrides both (:meth:`_has_network_normality` tells whether it did).
 
         Parameters
         ----------
@@ -1174,7 +1174,7 @@ class BaseDetector(OffsetThresholdMixin, OutlierMixin, BaseEstimator, metaclass=
         return -self.net_.anomaly_score(x)
 
     @classmethod
-    def has_network_normality(cls):
+    def _has_network_normality(cls):
         """Whether :meth:`_network_normality` computes this class's :meth:`_score_samples` (a subclass that
         changes the score without changing the hook does not)."""
         return (cls._network_normality is not BaseDetector._network_normality

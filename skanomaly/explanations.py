@@ -424,7 +424,7 @@ def _network_method(detector, method):
 def _network_anomaly_score(detector):
     """The detector's anomaly score, ``-_score_samples`` before the far-row guard, as a differentiable function
     of a float64 tensor batch (its ``_network_normality`` hook); None when its class does not provide one."""
-    if not detector.has_network_normality():
+    if not detector._has_network_normality():
         return None
     return lambda x: -detector._network_normality(x, log_ndtr=_LogNdtr.apply)
 

@@ -215,7 +215,7 @@ def _raw_scores(detector):
     """``fn(x) -> normality scores`` of float32 rows ``x``, before the far-row cap, computed by the networks of
     ``detector`` (a float32 copy) as its ``_score_samples`` does (its ``_network_normality`` hook); None when the
     detector's class does not provide the hook for its score."""
-    if not detector.has_network_normality():
+    if not detector._has_network_normality():
         return None
     return lambda x: detector._network_normality(x, log_ndtr=_log_ndtr)
 
