@@ -6,6 +6,9 @@ At ``builder-inited`` it reads ``docs/benchmarks/<folder>/results.csv`` of every
 - ``results.md``: the figure, then per dataset a table of the headline detectors and one of every
   configuration in the file, each cell the mean ± sd over seeds (per-class protocols: averaged over the classes first);
 - ``figure.png``: F1@k and AUROC with their spread over seeds (tabular), or per-class AUROC bars (per-class);
+- ``histogram.png``: when the folder holds a ``scores.csv`` (one detector's test labels and anomaly scores, written
+  by a script of the folder, under a ``#`` line of JSON naming the detector), the histograms of the normal and the
+  anomalous test rows' scores, drawn by :func:`skanomaly.plotting.plot_score_histogram`;
 - ``studies.md``: each study file of the folder, shown in full, with the command that runs it.
 
 The pages (``docs/benchmarks/<folder>/index.md``) pull these in with ``{include}``, so no number on them is
@@ -30,7 +33,7 @@ from make_readme_table import (  # noqa: E402
     per_seed,
 )
 
-FOLDERS = ["tabular", "mnist_one_class", "mnist_loo", "fashion_mnist_one_class", "synthetic_2d"]
+FOLDERS = ["tabular", "mnist_one_class", "mnist_loo", "fashion_mnist_one_class", "ood_fashion_mnist", "synthetic_2d"]
 METRICS = {"roc_auc": "AUROC", "average_precision": "AP", "f1_at_k": "F1@k"}
 OUTPUT = DOCS / "generated" / "benchmarks"
 REFERENCE = "IsolationForest"  # the reference of every benchmark, marked in the figures
@@ -202,6 +205,32 @@ def _tabular_figure(folder, results, datasets):
     return fig
 
 
+def _histogram(scores_path, path):
+    """Draw the score histogram of a folder's ``scores.csv``; returns the JSON header of the file."""
+    import json
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from skanomaly.plotting import plot_score_histogram
+
+    with open(scores_path, encoding="utf-8") as handle:
+        header = json.loads(handle.readline().lstrip("#"))
+    scores = pd.read_csv(scores_path, comment="#")
+    with plt.rc_context({"font.size": 10, "axes.titlesize": 10.5, "legend.fontsize": 9.5}):
+        fig, ax = plt.subplots(figsize=(FIGURE_WIDTH, 4.2))
+        plot_score_histogram(scores["label"], scores["anomaly_score"],
+                             threshold=header.get("threshold_5pct_false_alarms"), ax=ax)
+        ax.set_title(f"{header['detector']} on {header['dataset']}, seed {header['seed']}: test scores "
+                     f"(AUROC {header['roc_auc']:.3f})\ndashed line: the threshold that flags 5 % of the training rows")
+        fig.tight_layout()
+        fig.savefig(path, dpi=FIGURE_DPI)
+    plt.close(fig)
+    return header
+
+
 def build_folder(folder, output=OUTPUT):
     """Write the generated files of one protocol folder; returns False when it has no results yet."""
     target = Path(output) / folder
@@ -224,6 +253,15 @@ def build_folder(folder, output=OUTPUT):
     per_class = bool(set(results["protocol"]) & PER_CLASS)
     lines = [f"```{{image}} /generated/benchmarks/{folder}/figure.png", f":alt: {folder} results per detector",
              "```", ""]
+    scores_path = DOCS / "benchmarks" / folder / "scores.csv"
+    if scores_path.exists():
+        header = _histogram(scores_path, target / "histogram.png")
+        lines += [f"```{{image}} /generated/benchmarks/{folder}/histogram.png",
+                  f":alt: score histograms of {header['detector']} on the normal and the anomalous test rows", "```",
+                  "", f"Score histograms of `{header['detector']}` (seed {header['seed']}; {header['chosen']}), from "
+                  "the folder's `scores.csv`: normal test rows in blue, anomalies in red, counts on a log scale.", ""]
+    elif (target / "histogram.png").exists():
+        (target / "histogram.png").unlink()
     for dataset, rows in results.groupby("dataset", sort=False):
         protocol = ", ".join(sorted(set(rows["protocol"])))
         names = _headline(folder, results, dataset)
