@@ -18,7 +18,10 @@ share of test
 anomalies and of normal test rows whose distance from the training mean exceeds the largest distance of a
 training row (``beyond_support``) and twice that (``beyond_guard``: where the far-row guard of the detectors
 starts), and ``mean_margin``: the mean over test anomalies of their distance from the training mean minus the
-largest training distance, in units of the latter.
+largest training distance, in units of the latter. Rows with ``part`` other than ``"score"`` give the AUROC of a
+part of a detector's score, before the cap (``roc_auc_networks``): AMA's feature-L1 score (``score_type=feature_l1``),
+OMASGAN's score after Task 1 and Task 3 (``stop_after=...``), its J term alone (``lambda_fd=0.0``) and its fD term
+alone.
 """
 
 import argparse
@@ -89,25 +92,45 @@ def run_split(name, X, y, seed):
         networks = np.nan
         if hasattr(detector, "_guard_far_rows"):  # the networks' score, before the cap on far rows
             networks = anomaly_roc_auc(y_test, -detector._score_samples(detector._validate_X(X_test, reset=False)))
-        rows.append({"dataset": name, "seed": seed, "detector": detector_name,
+        common = {"dataset": name, "seed": seed, "n_train": X_train.shape[0], "n_features": X_train.shape[1],
+                  "fit_seconds": seconds, **geometry}
+        rows.append({**common, "detector": detector_name, "part": "score",
                      "roc_auc": anomaly_roc_auc(y_test, anomaly_score), "roc_auc_networks": networks,
-                     "f1_at_k": precision_recall_f1_at_k(y_test, anomaly_score, 0.1)[2],
-                     "n_train": X_train.shape[0], "n_features": X_train.shape[1], "fit_seconds": seconds, **geometry})
+                     "f1_at_k": precision_recall_f1_at_k(y_test, anomaly_score, 0.1)[2]})
+        for part, networks_score in _parts(detector, X_test).items():
+            rows.append({**common, "detector": detector_name, "part": part,
+                         "roc_auc_networks": anomaly_roc_auc(y_test, -networks_score)})
     return rows
+
+
+def _parts(detector, X_test):
+    """Normality scores of the parts of a detector's score, before the cap on far rows: its score-only ablations
+    (AMA's feature-L1 score, OMASGAN's earlier stages and its J term alone) and OMASGAN's fD term alone."""
+    if not hasattr(detector, "_score_variants"):
+        return {}
+    X = detector._validate_X(X_test, reset=False)
+    parts = {variant: score(X) for variant, score in detector._score_variants().items()}
+    if isinstance(detector, OMASGANDetector) and detector.stop_after == "j":
+        parts["fD term alone"] = -detector._standardised_terms(X)[:, 1]
+    return parts
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n-jobs", type=int, default=2)
     parser.add_argument("--output", default=str(HERE / "results.csv"))
+    parser.add_argument("--seeds", type=int, nargs="*", default=list(SEEDS))
+    parser.add_argument("--datasets", nargs="*", default=None, help="a subset of the five sets (default: all)")
     args = parser.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    tasks = [(name, X, y, seed) for name, (X, y) in global_datasets().items() for seed in SEEDS]
+    data = global_datasets()
+    names = args.datasets or list(data)
+    tasks = [(name, *data[name], seed) for name in names for seed in args.seeds]
     results = Parallel(n_jobs=args.n_jobs, verbose=5)(delayed(run_split)(*task) for task in tasks)
     frame = pd.DataFrame([row for rows in results for row in rows])
     environment = environment_info()
     frame["git_commit"], frame["git_dirty"] = environment["git_commit"], environment["git_dirty"]
-    frame = frame.sort_values(["dataset", "detector", "seed"]).reset_index(drop=True)
+    frame = frame.sort_values(["dataset", "detector", "part", "seed"]).reset_index(drop=True)
     frame.to_csv(args.output, index=False, float_format="%.6g")
     print(f"{len(frame)} rows written to {args.output}")
 
