@@ -144,8 +144,10 @@ BAD_STUDIES = [
      "unknown key(s) 'estimatr'"),
     (HEADER + "[detectors.NoSuchDetector]\n", "[detectors.NoSuchDetector]", "unknown detector 'NoSuchDetector'"),
     (HEADER + "[detectors.X]\nestimator = 'NoSuch'\n", "[detectors.X] estimator", "unknown detector 'NoSuch'"),
-    (HEADER + "[detectors.X]\nestimator = 'AMADetector[mirrored=False]'\n", "[detectors.X] estimator",
-     "unknown detector"),
+    (HEADER + "[detectors.X]\nestimator = 'AMADetectr[mirrored=False]'\n", "[detectors.X] estimator",
+     "unknown detector 'AMADetectr'"),
+    (HEADER + "[detectors.X]\nestimator = 'AMADetector[mirrored=False]'\nparams = { mirrored = true }\n",
+     "[detectors.X]", "both in its estimator and in params"),
     (HEADER + "[detectors.X]\nestimator = 'MirroredAEDetector'\nparams = { no_such_param = 1 }\n",
      "[detectors.X]", "no_such_param"),
     (HEADER + "[detectors.X]\nestimator = 'MirroredAEDetector'\nparams = { max_epochs = -2 }\n",
@@ -321,8 +323,9 @@ def test_every_committed_row_has_the_parameters_its_study_builds(path):
     of a label-free search record the candidate the search chose, so they are left out."""
     import json
 
+    from skanomaly.benchmarks.registry import get_dataset_spec
     from skanomaly.benchmarks.results import params_json
-    from skanomaly.benchmarks.runner import _fitted_detector, _recorded_params
+    from skanomaly.benchmarks.runner import _build_estimator, _fitted_detector, _recorded_params
     from skanomaly.exceptions import DetectorUnavailableError
 
     folder = Path(path).parent
@@ -340,8 +343,12 @@ def test_every_committed_row_has_the_parameters_its_study_builds(path):
                                       & (rows["protocol"] == study.protocol) & (rows["seed"] == seed), "params"]
                     if stored.empty:
                         continue
+                    # As the runner builds it: a pair's detectors get IN's presets, and an image detector left
+                    # without image_shape gets the data's.
+                    ds_spec = get_dataset_spec(dataset)
+                    image_shape = ds_spec.image_shape if ds_spec.kind in ("image", "image-pair") else None
                     try:
-                        detector = spec.build(dataset, seed)  # a pair's detectors get IN's presets
+                        detector = _build_estimator(spec, dataset, seed, {}, ds_spec, image_shape).steps[-1][1]
                     except (ImportError, DetectorUnavailableError):  # an optional package (PyOD) is missing
                         break
                     built = json.loads(params_json(_recorded_params(_fitted_detector(detector))))
@@ -392,3 +399,21 @@ def test_the_2d_set_is_registered_for_the_novelty_protocol():
     spec = registry.get_dataset_spec("multimodal_2d")
     assert (spec.kind, spec.scaler, spec.anomaly_ratio) == ("tabular", None, pytest.approx(200 / 2200))
     assert spec.load().data.shape == (2200, 2)
+
+
+@pytest.mark.parametrize("wrap", ["", 'preprocessing = "minmax"\n'])
+def test_an_estimator_variant_keeps_image_shape_none_on_images_while_the_plain_name_gets_the_images_shape(
+        tmp_path, wrap):
+    from skanomaly.benchmarks.runner import _build_estimator
+
+    path = write(tmp_path, 'protocol = "one-class"\ndatasets = ["mnist"]\nseeds = [0]\n'
+                           '[detectors.MirroredAEDetector]\nestimator = "MirroredAEDetector[image_shape=None]"\n'
+                           + wrap + '[detectors."MirroredAEDetector-conv"]\nestimator = "MirroredAEDetector"\n' + wrap)
+    study = load_study(path)
+    ds_spec = registry.get_dataset_spec("mnist")
+    shapes = {}
+    for entry in study.detectors:
+        assert entry.estimator == "MirroredAEDetector"
+        built = _build_estimator(entry.spec(), "mnist", 0, {}, ds_spec, ds_spec.image_shape).steps[-1][1]
+        shapes[entry.name] = built.image_shape
+    assert shapes == {"MirroredAEDetector": None, "MirroredAEDetector-conv": (1, 28, 28)}

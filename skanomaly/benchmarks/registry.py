@@ -491,11 +491,17 @@ class DetectorSpec:
         :class:`DetectorUnavailableError` when its code or an optional dependency is missing.
     description : str
         One line for listings.
+    params : dict
+        Parameters the spec sets over the dataset presets (a variant's ``[param=value]``, a study entry's
+        ``params``), even when the value is the class default. The runner gives an image detector the data's
+        ``image_shape`` only when neither these nor the user's overrides set it, so
+        ``"MirroredAEDetector[image_shape=None]"`` keeps the dense networks on images.
     """
 
     name: str
     factory: Callable[..., Any]
     description: str = ""
+    params: dict = field(default_factory=dict)
 
     def build(self, dataset_name, seed, **overrides):
         """Return the unfitted estimator for ``dataset_name`` and ``seed`` (``overrides`` win over presets).
@@ -632,7 +638,7 @@ def get_detector_spec(name):
         def factory(dataset_name, seed, **overrides):
             return spec.build(dataset_name, seed, **{**params, **overrides})
 
-        return DetectorSpec(name, factory, f"{spec.description} with {params}")
+        return DetectorSpec(name, factory, f"{spec.description} with {params}", {**spec.params, **params})
     brackets = name.strip()[len(base):] if params else ""  # a misspelt variant keeps its parameters
     raise ValueError(f"Unknown detector {name!r}.{_did_you_mean(base, DETECTORS, suffix=brackets)} Known "
                      f"detectors: {', '.join(DETECTORS)} (a variant is written 'Name[param=value, ...]').")

@@ -508,7 +508,7 @@ def _resolve_detectors(detectors):
             spec = item
         elif isinstance(item, str):
             spec = get_detector_spec(item)
-            spec = DetectorSpec(item, spec.factory, spec.description) if spec.name != item else spec
+            spec = DetectorSpec(item, spec.factory, spec.description, spec.params) if spec.name != item else spec
         else:
             raise ValueError(f"detectors must be registered names or DetectorSpec objects, got {item!r}.")
         if spec.name in specs and specs[spec.name].factory is not spec.factory:
@@ -534,7 +534,7 @@ def _build_estimator(spec, ds_name, seed, overrides, ds_spec, image_shape):
     if isinstance(detector, Pipeline):
         steps.extend(detector.steps[:-1])
         detector = detector.steps[-1][1]
-    if image_shape is not None and "image_shape" not in overrides:
+    if image_shape is not None and "image_shape" not in {**spec.params, **overrides}:
         names = detector.get_params(deep=False)
         if "image_shape" in names and names["image_shape"] is None:
             detector.set_params(image_shape=tuple(int(v) for v in image_shape))

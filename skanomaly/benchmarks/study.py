@@ -24,7 +24,10 @@ The compositions nest inside out: the estimator with its params, then the label-
 (:func:`~skanomaly.benchmarks.registry.seed_ensemble_factory`), then the preprocessing
 (:func:`~skanomaly.benchmarks.registry.preprocessed_factory`). Without ``estimator``, the key itself names
 the detector and may carry parameters in the registry's variant syntax, ``"AMADetector[mirrored=False]"``
-(which also covers values TOML cannot write, such as ``None``). TOML arrays in ``params`` become tuples
+(which also covers values TOML cannot write, such as ``None``); ``estimator`` takes the same syntax, so an
+entry named ``MirroredAEDetector`` can keep dense networks on images with
+``estimator = "MirroredAEDetector[image_shape=None]"`` (the runner otherwise sets the images' shape on a
+detector that leaves ``image_shape`` unset). TOML arrays in ``params`` become tuples
 (``hidden_layer_sizes = [64, 32]`` is ``(64, 32)``). ``IsolationForest``, the reference, is always run too.
 
 :func:`load_study` checks the whole file before anything runs and raises :class:`StudyError` naming the file
@@ -130,17 +133,20 @@ class StudyDetector:
         core = get_detector_spec(self.estimator)
         spec = core
         if self.label_free_search is not None:
-            spec = DetectorSpec(core.name, label_free_selection_factory(spec, **self.label_free_search))
+            spec = DetectorSpec(core.name, label_free_selection_factory(spec, **self.label_free_search),
+                                params=core.params)
         if self.seed_ensemble is not None:
             ensemble = dict(self.seed_ensemble)
             combination = ensemble.pop("combination", None)
             factory = seed_ensemble_factory(spec, **ensemble)
             if combination is not None:
                 factory = _with_overrides(factory, {"combination": combination})
-            spec = DetectorSpec(core.name, factory)
+            spec = DetectorSpec(core.name, factory, params=core.params)
         if self.preprocessing is not None:
-            spec = DetectorSpec(core.name, preprocessed_factory(spec, PREPROCESSING[self.preprocessing]()))
-        return DetectorSpec(self.name, _with_overrides(spec.factory, self.params), self.describe())
+            spec = DetectorSpec(core.name, preprocessed_factory(spec, PREPROCESSING[self.preprocessing]()),
+                                params=core.params)
+        return DetectorSpec(self.name, _with_overrides(spec.factory, self.params), self.describe(),
+                            {**spec.params, **self.params})
 
     def describe(self):
         """One line saying what the entry builds, inside out.
@@ -352,6 +358,15 @@ def _read_detector(path, name, table):
         params = {**named, **params}
     elif not isinstance(estimator, str):
         _fail(path, f"{where} estimator", f"must be a registered detector name, got {estimator!r}")
+    else:  # a variant sets parameters TOML cannot write (image_shape=None)
+        try:
+            estimator, named = parse_variant_name(estimator)
+        except ValueError as exc:
+            _fail(path, f"{where} estimator", str(exc))
+        clash = sorted(set(named) & set(params))
+        if clash:
+            _fail(path, where, f"sets {', '.join(clash)} both in its estimator and in params")
+        params = {**named, **params}
     if estimator not in list_detectors():
         _fail(path, f"{where} estimator" if "estimator" in table else where,
               f"unknown detector {estimator!r}; registered detectors: {', '.join(list_detectors())} (give "
