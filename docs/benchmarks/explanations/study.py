@@ -48,7 +48,6 @@ to the RMS contribution.
 
 import argparse
 import os
-import subprocess
 import sys
 import time
 import warnings
@@ -74,6 +73,7 @@ from skanomaly.detectors import (
     MirroredAEDetector,
     OMASGANDetector,
 )
+from skanomaly.benchmarks import environment_info
 from skanomaly.explanations import explain
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -295,14 +295,6 @@ def run_task(name, X_normal, seed):
     return results
 
 
-def _commit():
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE, capture_output=True, text=True,
-                              check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return ""
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n-jobs", type=int, default=1)
@@ -322,7 +314,7 @@ def main(argv=None):
 
         def task(name, seed):
             rows = pd.DataFrame(run_task(name, data[name], seed))
-            rows["commit"] = _commit()
+            rows["commit"] = environment_info()["git_commit"][:7]
             rows.to_csv(args.partial / f"{name}_{seed}.csv", index=False)
             print(f"done {name} seed {seed}", flush=True)
 

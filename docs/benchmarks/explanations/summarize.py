@@ -102,12 +102,7 @@ def summary(results):
         bulk = frame.dropna(subset=["bulk_explain_cpu_per_1000"]).drop_duplicates(["dataset", "seed", "label"])
         bulk = bulk.groupby(["label", "dataset"], sort=False)[["bulk_explain_cpu_per_1000",
                                                                "bulk_score_cpu_per_1000"]].median()
-        lines += ["| detector / method | " + " | ".join(datasets) + " |", "|---" * (1 + len(datasets)) + "|"]
-        for label in bulk.index.get_level_values(0).unique():
-            cells = [f"{bulk.loc[(label, d)].iloc[0]:.3g} / {bulk.loc[(label, d)].iloc[1]:.2g}"
-                     if (label, d) in bulk.index else "–" for d in datasets]
-            lines.append(f"| {label} | " + " | ".join(cells) + " |")
-        lines.append("")
+        lines += _pair_table(bulk, datasets, "{:.3g} / {:.2g}")
     if "median_relative_delta" in frame:
         lines += ["### Completeness: |delta| / |anomaly score - baseline score|, median (largest) over rows, "
                   "median over data sets and seeds", ""]
@@ -122,13 +117,19 @@ def summary(results):
                   "RMS difference, mean over cells", ""]
         spread = frame.dropna(subset=["repeat_top_m_agreement"]).groupby(["label", "dataset"], sort=False)[
             ["repeat_top_m_agreement", "repeat_relative_difference"]].mean()
-        lines += ["| detector / method | " + " | ".join(datasets) + " |", "|---" * (1 + len(datasets)) + "|"]
-        for label in spread.index.get_level_values(0).unique():
-            cells = [f"{spread.loc[(label, d)].iloc[0]:.2f} / {spread.loc[(label, d)].iloc[1]:.2f}"
-                     if (label, d) in spread.index else "–" for d in datasets]
-            lines.append(f"| {label} | " + " | ".join(cells) + " |")
-        lines.append("")
+        lines += _pair_table(spread, datasets, "{:.2f} / {:.2f}")
     return "\n".join(lines)
+
+
+def _pair_table(pairs, datasets, cell):
+    """Markdown lines of a table with a row per label and a column per data set; ``pairs`` is indexed by
+    (label, dataset) and has two columns, written into a cell with the format ``cell``."""
+    lines = ["| detector / method | " + " | ".join(datasets) + " |", "|---" * (1 + len(datasets)) + "|"]
+    for label in pairs.index.get_level_values(0).unique():
+        cells = [cell.format(*pairs.loc[(label, d)].iloc[:2]) if (label, d) in pairs.index else "–"
+                 for d in datasets]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return lines + [""]
 
 
 def draw(output, folder=HERE):
