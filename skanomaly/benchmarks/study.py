@@ -133,20 +133,18 @@ class StudyDetector:
         core = get_detector_spec(self.estimator)
         spec = core
         if self.label_free_search is not None:
-            spec = DetectorSpec(core.name, label_free_selection_factory(spec, **self.label_free_search),
-                                params=core.params)
+            spec = DetectorSpec(core.name, label_free_selection_factory(spec, **self.label_free_search))
         if self.seed_ensemble is not None:
             ensemble = dict(self.seed_ensemble)
             combination = ensemble.pop("combination", None)
             factory = seed_ensemble_factory(spec, **ensemble)
             if combination is not None:
                 factory = _with_overrides(factory, {"combination": combination})
-            spec = DetectorSpec(core.name, factory, params=core.params)
+            spec = DetectorSpec(core.name, factory)
         if self.preprocessing is not None:
-            spec = DetectorSpec(core.name, preprocessed_factory(spec, PREPROCESSING[self.preprocessing]()),
-                                params=core.params)
+            spec = DetectorSpec(core.name, preprocessed_factory(spec, PREPROCESSING[self.preprocessing]()))
         return DetectorSpec(self.name, _with_overrides(spec.factory, self.params), self.describe(),
-                            {**spec.params, **self.params})
+                            {**core.params, **self.params})
 
     def describe(self):
         """One line saying what the entry builds, inside out.
@@ -346,29 +344,21 @@ def _read_detector(path, name, table):
     if not isinstance(params, dict):
         _fail(path, f"{where} params", f"must be a table of parameter values, got {params!r}")
     params = _as_tuples(params)
-    estimator = table.get("estimator")
-    if estimator is None:
-        try:
-            estimator, named = parse_variant_name(name)
-        except ValueError as exc:
-            _fail(path, where, str(exc))
-        clash = sorted(set(named) & set(params))
-        if clash:
-            _fail(path, where, f"sets {', '.join(clash)} both in its name and in params")
-        params = {**named, **params}
-    elif not isinstance(estimator, str):
+    # The detector and its variant parameters (values TOML cannot write, such as None) come from `estimator`,
+    # else from the key.
+    source, estimator = ("estimator", table["estimator"]) if "estimator" in table else ("name", name)
+    if not isinstance(estimator, str):
         _fail(path, f"{where} estimator", f"must be a registered detector name, got {estimator!r}")
-    else:  # a variant sets parameters TOML cannot write (image_shape=None)
-        try:
-            estimator, named = parse_variant_name(estimator)
-        except ValueError as exc:
-            _fail(path, f"{where} estimator", str(exc))
-        clash = sorted(set(named) & set(params))
-        if clash:
-            _fail(path, where, f"sets {', '.join(clash)} both in its estimator and in params")
-        params = {**named, **params}
+    try:
+        estimator, named = parse_variant_name(estimator)
+    except ValueError as exc:
+        _fail(path, f"{where} estimator" if source == "estimator" else where, str(exc))
+    clash = sorted(set(named) & set(params))
+    if clash:
+        _fail(path, where, f"sets {', '.join(clash)} both in its {source} and in params")
+    params = {**named, **params}
     if estimator not in list_detectors():
-        _fail(path, f"{where} estimator" if "estimator" in table else where,
+        _fail(path, f"{where} estimator" if source == "estimator" else where,
               f"unknown detector {estimator!r}; registered detectors: {', '.join(list_detectors())} (give "
               f"`estimator` when the key is not a registered name)")
 
